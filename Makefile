@@ -1,0 +1,40 @@
+# Thin wrapper over CMake presets. `make run` and `make test` set up a fresh
+# Debian machine (scripts/setup-deps) before building.
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all deps build run test asan tsan bench results clean
+
+all: build
+
+deps:
+	@scripts/setup-deps
+
+build: deps
+	cmake --preset default >/dev/null
+	cmake --build --preset default -j $(JOBS)
+
+run: build
+	./build/default/apps/mpk-topo/mpk-topo --workers $(JOBS)
+
+test: build
+	ctest --preset default -j $(JOBS) $(CTEST_ARGS)
+
+asan: deps
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS) -LE 'bench-smoke|mpi' $(CTEST_ARGS)
+
+tsan: deps
+	cmake --preset tsan >/dev/null
+	cmake --build --preset tsan -j $(JOBS)
+	ctest --preset tsan -j $(JOBS) -L tsan $(CTEST_ARGS)
+
+bench: build
+	./build/default/bench/micro/mpk-bench-micro --benchmark_min_time=0.2
+
+results: build
+	scripts/make-results
+
+clean:
+	rm -rf build

@@ -1,0 +1,2 @@
+mpk_test(error codes)
+mpk_test(config env)
