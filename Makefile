@@ -30,8 +30,13 @@ tsan: deps
 	cmake --build --preset tsan -j $(JOBS)
 	ctest --preset tsan -j $(JOBS) -L tsan $(CTEST_ARGS)
 
+BENCH_FILTER ?= .
 bench: build
-	./build/default/bench/micro/mpk-bench-micro --benchmark_min_time=0.2
+	mkdir -p bench/results
+	./build/default/bench/micro/mpk-bench-micro --benchmark_filter='$(BENCH_FILTER)' \
+	  --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+	  --benchmark_out=bench/results/micro.json --benchmark_out_format=json
+	bench/micro/ratios bench/results/micro.json | tee bench/results/micro-ratios.md
 
 results: build
 	scripts/make-results
