@@ -41,6 +41,33 @@ static int settle(mpk__rmutex *m, int r) {
   }
 }
 
+#if defined(__SANITIZE_THREAD__)
+/* GCC 12's ThreadSanitizer does not intercept pthread_mutex_clocklock, so it
+   would miss the acquisition and report false races. Under TSan only, sleep
+   with pthread_mutex_timedlock on the CLOCK_REALTIME equivalent of the
+   deadline (a wall-clock step can then stretch or shorten the wait). */
+static int timed_lock(pthread_mutex_t *m, const struct timespec *mono) {
+  struct timespec now_m, now_r, abs;
+  clock_gettime(CLOCK_MONOTONIC, &now_m);
+  clock_gettime(CLOCK_REALTIME, &now_r);
+  long long ns = (long long)(mono->tv_sec - now_m.tv_sec) * 1000000000LL +
+                 (mono->tv_nsec - now_m.tv_nsec);
+  if (ns < 0)
+    ns = 0;
+  abs.tv_sec = now_r.tv_sec + (time_t)(ns / 1000000000LL);
+  abs.tv_nsec = now_r.tv_nsec + (long)(ns % 1000000000LL);
+  if (abs.tv_nsec >= 1000000000L) {
+    abs.tv_sec++;
+    abs.tv_nsec -= 1000000000L;
+  }
+  return pthread_mutex_timedlock(m, &abs);
+}
+#else
+static int timed_lock(pthread_mutex_t *m, const struct timespec *mono) {
+  return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, mono);
+}
+#endif
+
 int mpk__rmutex_lock(mpk__rmutex *m, const mpk__deadline *d) {
   for (int i = 0; i < RMUTEX_SPINS; i++) {
     int r = pthread_mutex_trylock(&m->m);
@@ -52,8 +79,7 @@ int mpk__rmutex_lock(mpk__rmutex *m, const mpk__deadline *d) {
   }
   int r;
   do {
-    r = d->forever ? pthread_mutex_lock(&m->m)
-                   : pthread_mutex_clocklock(&m->m, CLOCK_MONOTONIC, &d->abs);
+    r = d->forever ? pthread_mutex_lock(&m->m) : timed_lock(&m->m, &d->abs);
   } while (r == EINTR);
   return settle(m, r);
 }
