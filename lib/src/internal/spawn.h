@@ -1,0 +1,181 @@
+/* internal/spawn.h - the one fork layer under mpk_process and the pool's
+ * process backend.
+ *
+ * Everything mpk forks goes through mpk__fork(), so every child gets the same
+ * treatment: the shared heap is mapped before the fork, stdio is flushed, the
+ * child dies with its parent (PR_SET_PDEATHSIG) and starts with a clean
+ * per-process state (its own name, its own child numbering, an empty child
+ * registry). Waiting for a child never polls in a loop: a pidfd (or, on
+ * kernels without pidfd_open, a pipe closed by a watcher thread) is poll()ed
+ * with a CLOCK_MONOTONIC deadline, then the child is reaped with waitpid.
+ *
+ * The child registry remembers every child whose end must be settled when
+ * this process exits: daemon children are terminated (SIGTERM, then SIGKILL
+ * after MPK__DAEMON_GRACE seconds), the others are joined, as Python does at
+ * interpreter exit. Children whose handle was freed while they still ran
+ * ("orphans") are reaped by the next mpk process call or at exit, so they
+ * never stay zombies.
+ *
+ * Per-process state after a fork: the registry lock is held across every
+ * fork() (pthread_atfork), and the child of ANY fork (mpk's or the user's)
+ * starts with an empty registry and closes the pidfds it inherited, so a
+ * child never waits for, signals or reaps its parent's children. Names and
+ * numbering are reset only by mpk__fork (a raw fork() keeps the parent's
+ * name, as os.fork() does in Python).
+ */
+#ifndef MPK_INTERNAL_SPAWN_H
+#define MPK_INTERNAL_SPAWN_H
+
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "internal/clock.h"
+
+/* Seconds a daemon child gets between SIGTERM and SIGKILL at exit. */
+#define MPK__DAEMON_GRACE 0.5
+
+/* Fork a child. In the parent: mpk__shm_init() (so the shared heap is shared
+   with the child), fflush(NULL), fork(). In the child, before returning 0:
+   prctl(PR_SET_PDEATHSIG, SIGKILL); if the parent already died between
+   fork() and prctl() (getppid() differs from the pid recorded before the
+   fork) the child SIGKILLs itself at once, exactly as if the death signal had
+   arrived; the current name becomes `child_name` and this child numbers its
+   own children "<lineage>:1", "<lineage>:2", ... (`lineage` NULL: use
+   `child_name`); the registry is empty. The strings are copied in the child
+   (into static buffers: the child allocates nothing for names up to 127
+   bytes), so they only need to live until the call returns.
+
+   PR_SET_PDEATHSIG fires when the THREAD that forked exits, not the whole
+   parent process: a thread that forks children and then ends takes them
+   with it. Fork from a thread that lives as long as the children should.
+
+   Returns 0 in the child, the child's pid (> 0) in the parent, or
+   MPK_EINVAL (child_name NULL), MPK_ENOMEM (shared heap or fork out of
+   memory), MPK_EAGAIN (process limit). (A name over 127 bytes is
+   strdup()ed in the child and truncated to 127 bytes if that fails.) The child
+   must end with mpk__child_exit(), never by returning into the caller's caller.
+   MT-safe (the fork happens under the registry lock). Not AS-safe. */
+pid_t mpk__fork(const char *child_name, const char *lineage);
+
+/* End a child made by mpk__fork: settle its own children as at exit
+   (mpk__children_exit), fflush(NULL), _exit(code & 0xff). Never returns. */
+_Noreturn void mpk__child_exit(int code);
+
+/* The current process's name: "MainProcess" in the original process, the
+   child_name given to mpk__fork in a child. Never NULL. MT-safe. */
+const char *mpk__process_name(void);
+
+/* getpid() without a system call: cached, and refreshed in the child of
+   every fork() (mpk's or the user's, through pthread_atfork; not after a
+   raw clone() or vfork()). MT-safe, AS-safe once any mpk process call has
+   run. */
+pid_t mpk__self_pid(void);
+
+/* Rename the current process (what mpk_current_process_name() returns);
+   the lineage used for its children's names is unchanged.
+   MPK_OK, MPK_EINVAL (NULL), MPK_ENOMEM. Not MT-safe against concurrent
+   readers of the old name: call it before starting threads. */
+int mpk__set_process_name(const char *name);
+
+/* Take the next child number of this process and return its default name,
+   "Process-N" in the original process and "<lineage>:N" in a child (Python's
+   identity chain: Process-2's children are Process-2:1, Process-2:2, ...).
+   Numbers count from 1 and are never reused. The string is malloc()ed (the
+   caller frees it). NULL with errno = ENOMEM, in which case no number was
+   used. MT-safe (atomic counter). */
+char *mpk__next_child_name(void);
+
+/* Open a descriptor that polls readable (POLLIN) once `pid` has exited.
+   It is a pidfd (pidfd_open(2), close-on-exec); on kernels without
+   pidfd_open (ENOSYS) it is the read end of a close-on-exec pipe whose write
+   end a detached watcher thread closes when waitid(WEXITED | WNOWAIT) sees
+   the exit (mpk__pidfd_open_watcher). Either way the child is NOT reaped.
+   `pid` must be an unreaped child of this process (a real pidfd also works
+   for other processes; the watcher refuses them with MPK_ECHILD). Returns
+   the fd (>= 0) or MPK_EINVAL (pid <= 0), MPK_ECHILD (no such process),
+   MPK_EAGAIN (out of file descriptors or threads), MPK_ENOMEM. Close it
+   with close(2). MT-safe. */
+int mpk__pidfd_open(pid_t pid);
+
+/* The ENOSYS fallback of mpk__pidfd_open, always used; exposed so that it
+   can be tested on kernels that do have pidfd_open. Same contract. */
+int mpk__pidfd_open_watcher(pid_t pid);
+
+/* Wait until `fd` (from mpk__pidfd_open) polls readable, i.e. the child has
+   exited, or the deadline passes. Does not reap. EINTR is retried with the
+   same deadline. MPK_OK, MPK_ETIMEDOUT, MPK_EINVAL (fd < 0 or not pollable).
+   MT-safe. */
+int mpk__wait_exit(int fd, const mpk__deadline *d);
+
+/* Reap `pid` if it has exited (waitpid WNOHANG, EINTR retried).
+   MPK_OK with *wstatus set when reaped, MPK_EAGAIN while it still runs,
+   MPK_ECHILD when it is not (or no longer) an unreaped child of ours.
+   MT-safe, but two threads reaping the same pid race: one of them gets
+   MPK_ECHILD. */
+int mpk__reap(pid_t pid, int *wstatus);
+
+/* Wait for `pid` to exit and reap it. `pidfd` is its descriptor from
+   mpk__pidfd_open, or -1: then a FOREVER wait blocks in waitpid and a
+   timed wait opens a temporary one. Returns MPK_OK with *wstatus set,
+   MPK_ETIMEDOUT (still running, not reaped), MPK_ECHILD (not our unreaped
+   child), or an error of mpk__pidfd_open. Never polls in a loop.
+   MT-safe (see mpk__reap for two threads on one pid). */
+int mpk__wait_child(pid_t pid, int pidfd, const mpk__deadline *d, int *wstatus);
+
+/* Python's exitcode for a wait status: the exit code (0..255) for a normal
+   exit, -signal for a child killed by a signal (SIGTERM gives -15).
+   A status that is neither (stopped, continued) gives 0. AS-safe. */
+int mpk__status_to_exitcode(int wstatus);
+
+/* --- the child registry --------------------------------------------------
+ * A node per child whose end is settled at exit. The caller allocates the
+ * node (it must stay valid while tracked) and fills pid, pidfd and flags
+ * before mpk__child_track; tracking cannot fail, so it can be done after the
+ * fork. All list links are guarded by the registry lock. */
+
+enum {
+  MPK__CHILD_DAEMON = 1u, /* terminate at exit instead of joining */
+  MPK__CHILD_ORPHAN = 2u  /* set by mpk__child_orphan: registry owns it */
+};
+
+typedef struct mpk__child {
+  struct mpk__child *next, *prev; /* registry lock */
+  pid_t pid;                      /* the child; 0 in an unused node */
+  int pidfd;                      /* from mpk__pidfd_open, or -1 */
+  unsigned flags;                 /* MPK__CHILD_* */
+  int tracked;                    /* 1 while linked (registry lock) */
+  /* Set when the exit-time handling reaped the child, so that a handle
+     asked later (e.g. by a C++ static destructor) still learns its status:
+     wstatus is written first, then reaped is stored with release order;
+     readers load reaped with acquire order before reading wstatus. */
+  int wstatus;
+  _Atomic int reaped;
+} mpk__child;
+
+/* Link `c` into the registry (no-op if already tracked). The caller still
+   owns c and c->pidfd. MT-safe. */
+void mpk__child_track(mpk__child *c);
+
+/* Unlink `c` (no-op if not tracked), e.g. after the caller reaped it.
+   MT-safe. */
+void mpk__child_untrack(mpk__child *c);
+
+/* Hand a tracked, malloc()ed node to the registry: from now on the registry
+   owns c and c->pidfd, reaps the child when it has exited (at the next
+   mpk__reap_orphans or at exit), then closes the pidfd and free()s c.
+   An untracked node is freed (and its pidfd closed) at once. MT-safe. */
+void mpk__child_orphan(mpk__child *c);
+
+/* Reap every orphan that has exited (non-blocking). Cheap (one atomic load)
+   when there are none. Called by every mpk process call. MT-safe. */
+void mpk__reap_orphans(void);
+
+/* What happens to this process's children when it exits normally: every
+   tracked daemon gets SIGTERM, then SIGKILL if still running after
+   MPK__DAEMON_GRACE seconds, and is reaped; then every other tracked child
+   is joined without limit. Runs from an atexit() handler (registered when
+   the registry is first used) and from mpk__child_exit. Idempotent. Do not
+   call mpk process functions from other threads while the process exits. */
+void mpk__children_exit(void);
+
+#endif

@@ -1,0 +1,479 @@
+/* spawn.c - the fork layer: mpk__fork, pidfds, waiting, names and the child
+ * registry settled at exit. Contracts are in internal/spawn.h. */
+#include "internal/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal/shm.h"
+#include "mpk/error.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434 /* same number on every architecture */
+#endif
+
+/* ---- per-process identity -------------------------------------------------
+ * Written only in a child right after the fork (mpk__fork, atfork_child:
+ * single-threaded at that point) and by mpk__set_process_name; read by
+ * anyone. The names live in static buffers, so the child allocates nothing:
+ * after a fork every page a process writes costs a copy-on-write fault, and
+ * these buffers usually share a page with the registry that the child's
+ * atfork handler writes anyway. A
+ * name that does not fit is strdup()ed (and truncated into the buffer if
+ * even that fails). Replaced strings are never freed: a caller may still
+ * hold the old pointer. */
+#define NAME_BUF 128
+static const char *g_name = "MainProcess";
+static const char *g_lineage = NULL; /* NULL: "Process-N" names */
+static char g_name_buf[NAME_BUF], g_lineage_buf[NAME_BUF];
+/* Children numbered so far. Relaxed order: only the uniqueness of the
+   returned values matters, no other memory is published through it. */
+static atomic_ulong g_child_count;
+/* getpid() of this process, refreshed in the child of every fork by
+   atfork_child; 0 until the registry is set up. Relaxed: each process only
+   ever reads the value its own (single) writer stored before any thread
+   could ask. */
+static _Atomic pid_t g_pid;
+
+static const char *keep_name(const char *s, char *buf) {
+  size_t n = strlen(s);
+  if (n < NAME_BUF) {
+    memmove(buf, s, n + 1); /* s may be buf itself */
+    return buf;
+  }
+  char *copy = strdup(s);
+  if (copy)
+    return copy;
+  memcpy(buf, s, NAME_BUF - 1);
+  buf[NAME_BUF - 1] = '\0';
+  return buf;
+}
+
+const char *mpk__process_name(void) {
+  return g_name;
+}
+
+int mpk__set_process_name(const char *name) {
+  if (name == NULL)
+    return MPK_EINVAL;
+  char *copy = strdup(name);
+  if (copy == NULL)
+    return MPK_ENOMEM;
+  g_name = copy;
+  return MPK_OK;
+}
+
+char *mpk__next_child_name(void) {
+  const char *lin = g_lineage;
+  /* Allocate before taking the number so that a failure uses none. */
+  size_t cap = (lin ? strlen(lin) + 1 : sizeof "Process-" - 1) + 21;
+  char *s = malloc(cap);
+  if (s == NULL)
+    return NULL;
+  unsigned long n =
+      atomic_fetch_add_explicit(&g_child_count, 1, memory_order_relaxed) + 1;
+  if (lin)
+    snprintf(s, cap, "%s:%lu", lin, n);
+  else
+    snprintf(s, cap, "Process-%lu", n);
+  return s;
+}
+
+/* ---- the child registry -------------------------------------------------- */
+static pthread_mutex_t g_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static mpk__child g_reg_head = {&g_reg_head, &g_reg_head, 0, -1, 0, 0, 0, 0};
+/* Orphans in the registry, so mpk__reap_orphans can skip the lock when there
+   are none. Written under the lock; read without it with relaxed order: a
+   stale 0 only delays reaping to the next call, never loses an orphan. */
+static atomic_int g_orphans;
+static pthread_once_t g_reg_once = PTHREAD_ONCE_INIT;
+
+static void atfork_prepare(void) {
+  pthread_mutex_lock(&g_reg_lock);
+}
+static void atfork_parent(void) {
+  pthread_mutex_unlock(&g_reg_lock);
+}
+/* The child of any fork: its parent's children are not its children. Close
+   the inherited descriptors (handles in the child never use them: they check
+   that they are used by the process that started them) and forget the
+   nodes, which belong to the parent's copy of the heap. */
+static void atfork_child(void) {
+  for (mpk__child *c = g_reg_head.next; c != &g_reg_head; c = c->next) {
+    if (c->pidfd >= 0)
+      close(c->pidfd);
+    c->tracked = 0;
+  }
+  g_reg_head.next = g_reg_head.prev = &g_reg_head;
+  atomic_store_explicit(&g_orphans, 0, memory_order_relaxed);
+  atomic_store_explicit(&g_pid, getpid(), memory_order_relaxed);
+  /* This thread held the lock across fork() (atfork_prepare). */
+  pthread_mutex_unlock(&g_reg_lock);
+}
+
+static void exit_handler(void) {
+  mpk__children_exit();
+}
+
+static void reg_init(void) {
+  atomic_store_explicit(&g_pid, getpid(), memory_order_relaxed);
+  /* Call once here what every child calls first thing: with lazy binding,
+     a function the parent never called is resolved again in each child
+     (a symbol lookup and a copy-on-write fault on the GOT). */
+  int sig = 0;
+  prctl(PR_GET_PDEATHSIG, &sig);
+  (void)getppid();
+  pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+  atexit(exit_handler);
+}
+
+static void reg_ensure(void) {
+  pthread_once(&g_reg_once, reg_init);
+}
+
+pid_t mpk__self_pid(void) {
+  reg_ensure();
+  return atomic_load_explicit(&g_pid, memory_order_relaxed);
+}
+
+static void unlink_locked(mpk__child *c) {
+  c->prev->next = c->next;
+  c->next->prev = c->prev;
+  c->next = c->prev = c;
+  c->tracked = 0;
+  if (c->flags & MPK__CHILD_ORPHAN)
+    atomic_fetch_sub_explicit(&g_orphans, 1, memory_order_relaxed);
+}
+
+void mpk__child_track(mpk__child *c) {
+  reg_ensure();
+  pthread_mutex_lock(&g_reg_lock);
+  if (!c->tracked) {
+    atomic_store_explicit(&c->reaped, 0, memory_order_relaxed);
+    c->flags &= ~(unsigned)MPK__CHILD_ORPHAN;
+    c->next = &g_reg_head;
+    c->prev = g_reg_head.prev;
+    g_reg_head.prev->next = c;
+    g_reg_head.prev = c;
+    c->tracked = 1;
+  }
+  pthread_mutex_unlock(&g_reg_lock);
+}
+
+void mpk__child_untrack(mpk__child *c) {
+  pthread_mutex_lock(&g_reg_lock);
+  if (c->tracked)
+    unlink_locked(c);
+  pthread_mutex_unlock(&g_reg_lock);
+}
+
+static void free_node(mpk__child *c) {
+  if (c->pidfd >= 0)
+    close(c->pidfd);
+  free(c);
+}
+
+void mpk__child_orphan(mpk__child *c) {
+  pthread_mutex_lock(&g_reg_lock);
+  int tracked = c->tracked;
+  if (tracked) {
+    c->flags |= MPK__CHILD_ORPHAN;
+    atomic_fetch_add_explicit(&g_orphans, 1, memory_order_relaxed);
+  }
+  pthread_mutex_unlock(&g_reg_lock);
+  if (!tracked)
+    free_node(c);
+  else
+    mpk__reap_orphans(); /* it may have ended already */
+}
+
+void mpk__reap_orphans(void) {
+  if (atomic_load_explicit(&g_orphans, memory_order_relaxed) == 0)
+    return;
+  mpk__child *done = NULL; /* freed outside the lock */
+  pthread_mutex_lock(&g_reg_lock);
+  for (mpk__child *c = g_reg_head.next, *nx; c != &g_reg_head; c = nx) {
+    nx = c->next;
+    int st;
+    if (!(c->flags & MPK__CHILD_ORPHAN) || mpk__reap(c->pid, &st) == MPK_EAGAIN)
+      continue;
+    unlink_locked(c);
+    c->next = done;
+    done = c;
+  }
+  pthread_mutex_unlock(&g_reg_lock);
+  while (done) {
+    mpk__child *nx = done->next;
+    free_node(done);
+    done = nx;
+  }
+}
+
+/* Reap c (already signalled, or to be joined) and record its status. */
+static void settle(mpk__child *c, const mpk__deadline *d) {
+  int st = 0;
+  int rc = mpk__wait_child(c->pid, c->pidfd, d, &st);
+  if (rc == MPK_ETIMEDOUT) {
+    kill(c->pid, SIGKILL); /* unreaped, so the pid is still this child */
+    mpk__deadline forever;
+    mpk__deadline_init(&forever, MPK_FOREVER);
+    rc = mpk__wait_child(c->pid, c->pidfd, &forever, &st);
+  }
+  if (rc == MPK_OK) {
+    c->wstatus = st;
+    atomic_store_explicit(&c->reaped, 1, memory_order_release);
+  }
+}
+
+void mpk__children_exit(void) {
+  /* Take the whole list: nodes stay owned by their handles (or by us, for
+     orphans), but nobody else walks them any more. */
+  pthread_mutex_lock(&g_reg_lock);
+  mpk__child *list = NULL, **tail = &list;
+  for (mpk__child *c = g_reg_head.next, *nx; c != &g_reg_head; c = nx) {
+    nx = c->next;
+    unlink_locked(c); /* keeps c->flags, so orphans stay marked */
+    *tail = c;
+    tail = &c->next;
+  }
+  *tail = NULL;
+  pthread_mutex_unlock(&g_reg_lock);
+  if (list == NULL)
+    return;
+
+  int daemons = 0;
+  for (mpk__child *c = list; c; c = c->next)
+    if (c->flags & MPK__CHILD_DAEMON) {
+      kill(c->pid, SIGTERM);
+      daemons++;
+    }
+  if (daemons) {
+    mpk__deadline grace;
+    mpk__deadline_init(&grace, MPK__DAEMON_GRACE);
+    for (mpk__child *c = list; c; c = c->next)
+      if (c->flags & MPK__CHILD_DAEMON)
+        settle(c, &grace);
+  }
+  mpk__deadline forever;
+  mpk__deadline_init(&forever, MPK_FOREVER);
+  for (mpk__child *c = list; c; c = c->next)
+    if (!(c->flags & MPK__CHILD_DAEMON))
+      settle(c, &forever);
+  while (list) {
+    mpk__child *nx = list->next;
+    if (list->flags & MPK__CHILD_ORPHAN)
+      free_node(list);
+    else
+      list->next = list->prev = list;
+    list = nx;
+  }
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+static int errno_to_mpk(int e) {
+  switch (e) {
+  case ENOMEM: return MPK_ENOMEM;
+  case EINVAL: return MPK_EINVAL;
+  case ESRCH:
+  case ECHILD: return MPK_ECHILD;
+  case ENOSYS: return MPK_ENOSYS;
+  default: return MPK_EAGAIN; /* EAGAIN, EMFILE, ENFILE: a limit was hit */
+  }
+}
+
+pid_t mpk__fork(const char *child_name, const char *lineage) {
+  if (child_name == NULL)
+    return MPK_EINVAL;
+  int rc = mpk__shm_init();
+  if (rc != MPK_OK)
+    return rc;
+  reg_ensure();
+  pid_t parent = mpk__self_pid();
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0)
+    return errno == ENOMEM ? MPK_ENOMEM : MPK_EAGAIN;
+  if (pid > 0)
+    return pid;
+  /* Child. The registry was reset and g_pid refreshed by atfork_child. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent)
+    raise(SIGKILL); /* the parent died before prctl: die as it would have */
+  /* Lineage first: child_name may be mpk__process_name(), i.e. g_name_buf. */
+  g_lineage = keep_name(lineage ? lineage : child_name, g_lineage_buf);
+  g_name = keep_name(child_name, g_name_buf);
+  atomic_store_explicit(&g_child_count, 0, memory_order_relaxed);
+  return 0;
+}
+
+_Noreturn void mpk__child_exit(int code) {
+  mpk__children_exit();
+  fflush(NULL);
+  _exit(code & 0xff);
+}
+
+/* ---- pidfds and waiting -------------------------------------------------- */
+typedef struct {
+  pid_t pid;
+  int wfd;
+} watch_arg;
+
+static void *watcher_main(void *p) {
+  watch_arg w = *(watch_arg *)p;
+  free(p);
+  siginfo_t si;
+  while (waitid(P_PID, (id_t)w.pid, &si, WEXITED | WNOWAIT) == -1 &&
+         errno == EINTR) {
+  }
+  /* Exited, or already reaped (ECHILD): either way the fd turns readable. */
+  close(w.wfd);
+  return NULL;
+}
+
+int mpk__pidfd_open_watcher(pid_t pid) {
+  if (pid <= 0)
+    return MPK_EINVAL;
+  /* Fail early, without a thread, when pid is not a child of ours. */
+  siginfo_t si;
+  si.si_pid = 0;
+  if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1 &&
+      errno != EINTR)
+    return errno_to_mpk(errno);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) == -1)
+    return errno_to_mpk(errno);
+  watch_arg *w = malloc(sizeof *w);
+  if (w == NULL) {
+    close(fds[0]);
+    close(fds[1]);
+    return MPK_ENOMEM;
+  }
+  w->pid = pid;
+  w->wfd = fds[1];
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  /* The watcher takes no signals: they belong to the application's
+     threads. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t t;
+  int e = pthread_create(&t, &attr, watcher_main, w);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (e != 0) {
+    free(w);
+    close(fds[0]);
+    close(fds[1]);
+    return e == ENOMEM ? MPK_ENOMEM : MPK_EAGAIN;
+  }
+  return fds[0];
+}
+
+int mpk__pidfd_open(pid_t pid) {
+  if (pid <= 0)
+    return MPK_EINVAL;
+  long fd = syscall(SYS_pidfd_open, pid, 0);
+  if (fd >= 0)
+    return (int)fd;
+  if (errno == ENOSYS)
+    return mpk__pidfd_open_watcher(pid);
+  return errno_to_mpk(errno);
+}
+
+int mpk__wait_exit(int fd, const mpk__deadline *d) {
+  if (fd < 0)
+    return MPK_EINVAL;
+  for (;;) {
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int n = poll(&pfd, 1, mpk__deadline_poll_ms(d));
+    if (n > 0) {
+      if (pfd.revents & POLLNVAL)
+        return MPK_EINVAL;
+      return MPK_OK; /* POLLIN, or POLLHUP / POLLERR: the child is gone */
+    }
+    if (n == 0) {
+      if (mpk__deadline_expired(d))
+        return MPK_ETIMEDOUT;
+      continue; /* poll's millisecond rounding woke us a little early */
+    }
+    if (errno != EINTR)
+      return errno_to_mpk(errno);
+  }
+}
+
+int mpk__reap(pid_t pid, int *wstatus) {
+  if (pid <= 0)
+    return MPK_ECHILD;
+  for (;;) {
+    int st = 0;
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid) {
+      *wstatus = st;
+      return MPK_OK;
+    }
+    if (r == 0)
+      return MPK_EAGAIN;
+    if (errno != EINTR)
+      return MPK_ECHILD;
+  }
+}
+
+/* waitpid without WNOHANG, EINTR retried: for a child known to have exited,
+   or a FOREVER wait without a pidfd. */
+static int reap_blocking(pid_t pid, int *wstatus) {
+  for (;;) {
+    int st = 0;
+    pid_t r = waitpid(pid, &st, 0);
+    if (r == pid) {
+      *wstatus = st;
+      return MPK_OK;
+    }
+    if (errno != EINTR)
+      return MPK_ECHILD;
+  }
+}
+
+int mpk__wait_child(pid_t pid, int pidfd, const mpk__deadline *d,
+                    int *wstatus) {
+  int rc = mpk__reap(pid, wstatus);
+  if (rc != MPK_EAGAIN)
+    return rc;
+  if (pidfd < 0 && d->forever)
+    return reap_blocking(pid, wstatus);
+  int own = -1;
+  if (pidfd < 0) {
+    if (mpk__deadline_expired(d))
+      return MPK_ETIMEDOUT;
+    own = pidfd = mpk__pidfd_open(pid);
+    if (own < 0)
+      return own;
+  }
+  rc = mpk__wait_exit(pidfd, d);
+  if (rc == MPK_OK)
+    rc = reap_blocking(pid, wstatus); /* readable: it has exited */
+  if (own >= 0)
+    close(own);
+  return rc;
+}
+
+int mpk__status_to_exitcode(int wstatus) {
+  if (WIFEXITED(wstatus))
+    return WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus))
+    return -WTERMSIG(wstatus);
+  return 0;
+}
