@@ -7,13 +7,26 @@
  * memory allocated after the fork. Only touched pages cost memory.
  *
  * Size: MPK_SHM_SIZE (e.g. "8G"; default: half of physical RAM, at most
- * 64 GiB, at least 64 MiB). The region is reserved once and never grows.
+ * 64 GiB, at least 64 MiB). An explicit size is rounded down to 64 KiB and
+ * kept within [4 MiB, 256 GiB]. If the mapping fails, halves are tried down
+ * to 64 MiB (or the explicit size, if smaller); if that fails too, every
+ * allocation fails with ENOMEM. The region is reserved once and never
+ * grows; its allocator tables take 64 KiB plus 0.025 % of it.
  *
  * The allocator has size classes (64 B .. 32 KiB, lock-free free lists) and
- * page runs for larger blocks (a robust process-shared lock; freed runs give
- * their pages back to the kernel). It is safe from any number of processes
- * and threads at once; a process SIGKILLed inside it can leak at most the
- * block it was allocating, never wedge or corrupt the heap for the others.
+ * runs of 64 KiB spans for larger blocks (a robust process-shared lock).
+ * Freed blocks of 1 MiB or more, and free runs that merge to 1 MiB, give
+ * their pages back to the kernel; smaller free runs stay resident for
+ * reuse. Memory given to a size class is reused by that class; when the
+ * heap runs out, slabs whose blocks are all free go back to the common
+ * pool, so memory freed by one size serves any other.
+ *
+ * It is safe from any number of processes and threads at once. A process
+ * SIGKILLed inside it never wedges or corrupts the heap for the others; it
+ * leaks what it held, plus at most the block it was allocating or freeing
+ * (or a fresh slab of at most 512 KiB; or, killed during the rare
+ * out-of-memory sweep of the free lists, the free blocks of one size
+ * class).
  */
 #ifndef MPK_SHM_H
 #define MPK_SHM_H
@@ -24,39 +37,52 @@
 
 MPK_BEGIN_DECLS
 
-/* Allocate `size` bytes (> 0) in the shared heap, 64-byte aligned.
-   Returns NULL with errno = ENOMEM when the heap is exhausted or the size
-   is 0 or absurd (errno = EINVAL for 0). Never aborts.
-   MT-safe, MP-safe. Not AS-safe. */
+/* Allocate `size` bytes (> 0) in the shared heap, 64-byte aligned. The
+   contents are unspecified (use mpk_shm_calloc for zeroes).
+   Returns NULL with errno = EINVAL for size 0, ENOMEM when the heap is
+   exhausted or the size larger than the heap. Never aborts.
+   MT-safe, MP-safe. Not AS-safe (from a signal handler that interrupted an
+   allocator call in the same thread it may fail with errno = EDEADLK).
+   Lock-free for sizes up to 32 KiB once their size class has free blocks. */
 MPK_API void *mpk_shm_alloc(size_t size);
 
-/* As mpk_shm_alloc for n * size bytes, zeroed; NULL + ENOMEM on overflow.
+/* As mpk_shm_alloc for n * size bytes, zeroed (the whole usable size);
+   NULL + ENOMEM when n * size overflows, NULL + EINVAL when it is 0.
    MT-safe, MP-safe. */
 MPK_API void *mpk_shm_calloc(size_t n, size_t size);
 
-/* Give a block back. NULL is a no-op; so is a pointer that is not the start
-   of a live block of the shared heap (ignored, never a crash). Any process
-   may free a block that any other process allocated. MT-safe, MP-safe. */
+/* Give a block back. NULL is a no-op; so is a pointer outside the heap,
+   inside a block, misaligned, or into memory that is not allocated (all
+   ignored, never a crash). Any process may free a block that any other
+   process allocated. Freeing a block twice is undefined, as with free(3):
+   a large block's second free is ignored unless the memory was handed out
+   again in between; a small block's cannot be told from a live one.
+   Preserves errno. MT-safe, MP-safe. */
 MPK_API void mpk_shm_free(void *p);
 
 /* 1 if p points into the shared heap (allocated or not), else 0.
    MT-safe, MP-safe, AS-safe. */
 MPK_API int mpk_shm_contains(const void *p);
 
-/* Usable size of the block at p (>= the size asked for), 0 for a pointer that
-   is not a live block. MT-safe, MP-safe. */
+/* Usable size of the block at p (>= the size asked for; a size class, or a
+   multiple of 64 KiB above 32 KiB), 0 for a pointer that is not the start
+   of a block. A freed small block still reports its class size (see
+   mpk_shm_free). MT-safe, MP-safe. */
 MPK_API size_t mpk_shm_usable_size(const void *p);
 
 typedef struct {
-  size_t reserved;   /* bytes of address space reserved */
-  size_t committed;  /* bytes handed out to size classes and runs so far */
-  size_t in_use;     /* bytes in live blocks (usable sizes) */
-  size_t allocs;     /* blocks allocated since start, all processes */
-  size_t frees;      /* blocks freed since start, all processes */
+  size_t reserved;  /* bytes of address space reserved */
+  size_t committed; /* bytes now held by size classes (slabs) and large
+                       blocks: in_use plus free small blocks */
+  size_t in_use;    /* bytes in live blocks (usable sizes) */
+  size_t allocs;    /* blocks allocated since start, all processes */
+  size_t frees;     /* blocks freed since start, all processes */
 } mpk_shm_stats_t;
 
-/* Heap-wide statistics (a racy snapshot while others allocate).
-   MPK_EINVAL for NULL. MT-safe, MP-safe. */
+/* Heap-wide statistics (a racy snapshot while others allocate; exact when
+   nobody does). Reserves the heap if needed. MPK_EINVAL for NULL,
+   MPK_ENOMEM when the heap cannot be reserved (*st zeroed). MT-safe,
+   MP-safe. */
 MPK_API int mpk_shm_stats(mpk_shm_stats_t *st);
 
 /* ---- Value / Array: Python's Value (n == 1) and Array ---------------- */
@@ -77,34 +103,48 @@ typedef struct mpk_array mpk_array_t;
    bad type, n == 0 or locked not 0/1; MPK_ENOMEM. MT-safe, MP-safe. */
 MPK_API int mpk_array_new(mpk_array_t **a, mpk_type t, size_t n, int locked);
 
-/* The elements (in the shared heap: valid in every process forked after
-   mpk_array_new, and in the creator). NULL for a NULL array. */
+/* The elements (in the shared heap, 64-byte aligned: valid in every
+   process forked after mpk_array_new, and in the creator). The array
+   handle itself lives in the shared heap too, so it can be passed to
+   children as is. NULL for a NULL or freed array. Length: 0, type:
+   MPK_CHAR for a NULL or freed array. MT-safe, MP-safe, AS-safe. */
 MPK_API void *mpk_array_data(mpk_array_t *a);
 MPK_API size_t mpk_array_len(const mpk_array_t *a);
 MPK_API mpk_type mpk_array_type(const mpk_array_t *a);
 
-/* The array's lock. lock: MPK_OK, MPK_EOWNERDEAD (held; the previous holder
-   died holding it), MPK_EDEADLK (the caller holds it already), MPK_ENOTSUP
-   when created unlocked, MPK_EINVAL for NULL. unlock: MPK_EPERM when the
-   caller does not hold it. MT-safe, MP-safe. */
+/* The array's lock (a robust mutex; it belongs to the thread that locked
+   it). lock: MPK_OK, MPK_EOWNERDEAD (held; the previous holder died holding
+   it, the elements may be half-updated), MPK_EDEADLK (the caller holds it
+   already), MPK_ENOTSUP when created unlocked, MPK_EINVAL for NULL or a
+   freed array. Blocks without limit. unlock: MPK_OK, MPK_EPERM when the
+   calling thread does not hold it, MPK_ENOTSUP, MPK_EINVAL.
+   MT-safe, MP-safe. A lock held across fork() stays held by the parent's
+   thread; the child does not hold it. */
 MPK_API int mpk_array_lock(mpk_array_t *a);
 MPK_API int mpk_array_unlock(mpk_array_t *a);
 
 /* Lock-free atomics on integer elements (MPK_INT, MPK_LONG, MPK_SIZE), all
    sequentially consistent: the fast, correct form of Python's
    `v.value += 1` (which loses updates). Values are widened to / narrowed
-   from long. Preconditions (checked with a return of 0 / no effect and, for
-   compare_exchange, MPK_EINVAL): a != NULL, i < len, an integer type.
-   MT-safe, MP-safe, AS-safe. */
+   from long: an MPK_INT element takes v modulo 2^32 and wraps on overflow;
+   an MPK_SIZE element above LONG_MAX reads back negative (cast it to
+   size_t). Preconditions (checked with a return of 0 / no effect and, for
+   compare_exchange, MPK_EINVAL): a live array, i < len, an integer type.
+   The lock is not involved: atomics and locked sections do not exclude
+   each other. MT-safe, MP-safe, AS-safe. */
 MPK_API long mpk_array_load(mpk_array_t *a, size_t i);
 MPK_API void mpk_array_store(mpk_array_t *a, size_t i, long v);
 MPK_API long mpk_array_fetch_add(mpk_array_t *a, size_t i, long delta);
 /* 1 if the element equalled *expected and now holds desired; 0 if not (and
-   *expected is updated to the current value); MPK_EINVAL on bad input. */
-MPK_API int mpk_array_compare_exchange(mpk_array_t *a, size_t i,
-                                       long *expected, long desired);
+   *expected is updated to the current value; for MPK_INT an *expected
+   outside the int range never matches); MPK_EINVAL on bad input or
+   expected == NULL. */
+MPK_API int mpk_array_compare_exchange(mpk_array_t *a, size_t i, long *expected,
+                                       long desired);
 
-/* Free the array (NULL: no-op). No process may use it afterwards. */
+/* Free the array (NULL or an already freed array that was not reused:
+   no-op). No process may use it afterwards; it must not be locked.
+   MT-safe, MP-safe. */
 MPK_API void mpk_array_free(mpk_array_t *a);
 
 MPK_END_DECLS

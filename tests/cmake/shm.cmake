@@ -1,0 +1,11 @@
+# The shared heap (lib/src/shm.c) and Value/Array (lib/src/array.c).
+mpk_test(shm alloc TIMEOUT 60)
+mpk_test(shm fork TIMEOUT 60)
+mpk_test(shm exhaust TIMEOUT 60 ENV MPK_SHM_SIZE=64M)
+mpk_test(shm threads LABELS unit tsan TIMEOUT 60)
+mpk_test(shm stress DIR stress LABELS stress TIMEOUT 120)
+mpk_test(shm kill DIR fault LABELS fault TIMEOUT 60 ENV MPK_SHM_SIZE=512M)
+mpk_test(array api TIMEOUT 30)
+mpk_test(array procs TIMEOUT 60)
+mpk_test(array lock LABELS unit fault TIMEOUT 60)
+mpk_test(array seed TIMEOUT 30)
