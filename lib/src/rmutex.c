@@ -94,16 +94,4 @@ int mpk__rmutex_unlock(mpk__rmutex *m) {
   return r == 0 ? MPK_OK : (r == EPERM ? MPK_EPERM : -r);
 }
 
-int mpk__rmutex_held(mpk__rmutex *m) {
-  /* An ERRORCHECK mutex reports EDEADLK to a thread that already holds it. */
-  int r = pthread_mutex_trylock(&m->m);
-  if (r == 0 || r == EOWNERDEAD) {
-    if (r == EOWNERDEAD)
-      pthread_mutex_consistent(&m->m);
-    pthread_mutex_unlock(&m->m);
-    return 0;
-  }
-  return r == EDEADLK;
-}
-
 void mpk__rmutex_destroy(mpk__rmutex *m) { pthread_mutex_destroy(&m->m); }

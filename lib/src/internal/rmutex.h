@@ -34,9 +34,6 @@ int mpk__rmutex_lock_forever(mpk__rmutex *m);
 /* Release. MPK_EPERM when the calling thread does not hold it. */
 int mpk__rmutex_unlock(mpk__rmutex *m);
 
-/* 1 when the calling thread holds it, 0 otherwise. */
-int mpk__rmutex_held(mpk__rmutex *m);
-
 void mpk__rmutex_destroy(mpk__rmutex *m);
 
 #endif
