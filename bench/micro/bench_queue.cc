@@ -1,0 +1,351 @@
+// bench_queue.cc - mpk Queue against a plain pipe(2), in the same run.
+//
+//   queue_spsc_8B/mpk       one producer process -> one consumer process,
+//                           8-byte messages (items/s)
+//   queue_spsc_8B/pipe      the same messages, one 8-byte write / read each
+//   queue_spsc_4KiB/mpk     4 KiB messages (bytes/s), and /pipe
+//   queue_spsc_1MiB/mpk     1 MiB messages (bytes/s), and /pipe
+//   queue_mpmc_2x2_8B/mpk   two producer processes -> two consumer
+//                           processes, 8-byte messages (items/s), and /pipe
+//
+// The benchmark's own process is the (first) producer and runs the timed
+// loop; partner processes are forked before it and reaped after it. Every
+// message carries (producer, sequence number); consumers check that each
+// producer's numbers arrive in order with none missing or repeated and
+// report counts through the shared heap, and the run fails (SkipWithError)
+// on any mismatch. The messages still in flight when the timed loop ends
+// are drained untimed, for the queue and the pipe alike.
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+#include "mpk/error.h"
+#include "mpk/queue.h"
+#include "mpk/shm.h"
+
+namespace {
+
+constexpr size_t kKiB = size_t{1} << 10;
+constexpr size_t kMiB = size_t{1} << 20;
+
+// Fork a partner that runs fn() and _exits with its result; it dies with us
+// (PR_SET_PDEATHSIG) so a failed benchmark never leaves it behind.
+template <class F> pid_t fork_partner(F fn) {
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+      _exit(99);
+    _exit(fn());
+  }
+  return pid;
+}
+
+bool reap_ok(pid_t pid) {
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0) {
+    if (errno != EINTR)
+      return false;
+  }
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+bool write_full(int fd, const void *p, size_t n) {
+  const char *c = static_cast<const char *>(p);
+  while (n > 0) {
+    ssize_t k = write(fd, c, n);
+    if (k < 0) {
+      if (errno == EINTR)
+        continue;
+      return false;
+    }
+    c += k;
+    n -= static_cast<size_t>(k);
+  }
+  return true;
+}
+
+// Exactly n bytes; false at EOF (before any byte) or on error.
+bool read_full(int fd, void *p, size_t n) {
+  char *c = static_cast<char *>(p);
+  while (n > 0) {
+    ssize_t k = read(fd, c, n);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      return false;
+    c += k;
+    n -= static_cast<size_t>(k);
+  }
+  return true;
+}
+
+// A message's first 8 bytes: producer id in the top 8 bits, sequence below.
+inline uint64_t tag(unsigned producer, uint64_t seq) {
+  return (uint64_t{producer} << 56) | seq;
+}
+
+constexpr unsigned kMaxProducers = 4;
+
+// Messages longer than the tag also repeat its low byte in their last byte,
+// so a torn copy of a large message is caught.
+inline bool tail_ok(const unsigned char *b, size_t msg, uint64_t v) {
+  return msg <= 8 || b[msg - 1] == static_cast<unsigned char>(v);
+}
+
+// What the consumers saw, in the shared heap.
+struct Tally {
+  std::atomic<uint64_t> received[kMaxProducers];
+  std::atomic<uint32_t> bad; // out-of-order, corrupt or failed calls
+  std::atomic<uint32_t> go;  // the timed loop has started (helper producer)
+  std::atomic<uint32_t> stop;
+};
+
+Tally *new_tally() {
+  void *p = mpk_shm_calloc(1, sizeof(Tally));
+  return p ? new (p) Tally() : nullptr;
+}
+
+// Per-producer order check for one consumer.
+struct OrderCheck {
+  uint64_t next[kMaxProducers] = {};
+  bool see(uint64_t t) {
+    unsigned p = static_cast<unsigned>(t >> 56);
+    uint64_t s = t & ((uint64_t{1} << 56) - 1);
+    if (p >= kMaxProducers || s < next[p])
+      return false;  // repeated or reordered
+    next[p] = s + 1; // several consumers: gaps are the others' messages
+    return true;
+  }
+};
+
+// ---- mpk Queue --------------------------------------------------------
+
+int queue_consumer(mpk_queue_t *q, size_t msg, Tally *t) {
+  std::vector<unsigned char> buf(msg);
+  OrderCheck oc;
+  uint64_t got[kMaxProducers] = {};
+  for (;;) {
+    size_t len = 0;
+    int r = mpk_queue_get(q, buf.data(), msg, &len, MPK_FOREVER);
+    if (r != MPK_OK) {
+      t->bad++;
+      return 1;
+    }
+    if (len == 0)
+      break; // stop message
+    uint64_t v;
+    std::memcpy(&v, buf.data(), sizeof v);
+    if (len != msg || !oc.see(v) || !tail_ok(buf.data(), msg, v))
+      t->bad++;
+    else
+      got[v >> 56]++;
+  }
+  for (unsigned p = 0; p < kMaxProducers; p++)
+    t->received[p] += got[p];
+  return 0;
+}
+
+// The helper producer of the MPMC run: puts from `go` until `stop`.
+int queue_producer(mpk_queue_t *q, unsigned id, Tally *t, uint64_t *sent) {
+  uint64_t v = 0;
+  while (!t->go.load(std::memory_order_acquire))
+    __builtin_ia32_pause();
+  while (!t->stop.load(std::memory_order_relaxed)) {
+    uint64_t m = tag(id, v);
+    if (mpk_queue_put(q, &m, sizeof m, MPK_FOREVER) != MPK_OK) {
+      t->bad++;
+      return 1;
+    }
+    v++;
+  }
+  *sent = v;
+  return 0;
+}
+
+void BM_queue(benchmark::State &state, size_t msg, unsigned producers,
+              unsigned consumers, size_t capacity) {
+  mpk_queue_t *q = nullptr;
+  Tally *t = new_tally();
+  auto *helper_sent = static_cast<uint64_t *>(mpk_shm_calloc(1, 8));
+  if (t == nullptr || helper_sent == nullptr ||
+      mpk_queue_new(&q, capacity, 0) != MPK_OK) {
+    state.SkipWithError("out of shared memory");
+    return;
+  }
+  std::vector<pid_t> kids;
+  for (unsigned c = 0; c < consumers; c++)
+    kids.push_back(fork_partner([&] { return queue_consumer(q, msg, t); }));
+  if (producers == 2)
+    kids.push_back(
+        fork_partner([&] { return queue_producer(q, 1, t, helper_sent); }));
+  std::vector<unsigned char> buf(msg, 0);
+  uint64_t seq = 0;
+  bool ok = true;
+  t->go.store(1, std::memory_order_release);
+  for (auto _ : state) {
+    uint64_t m = tag(0, seq);
+    std::memcpy(buf.data(), &m, sizeof m);
+    if (msg > 8)
+      buf[msg - 1] = static_cast<unsigned char>(m);
+    if (mpk_queue_put(q, buf.data(), msg, MPK_FOREVER) != MPK_OK) {
+      ok = false;
+      break;
+    }
+    seq++;
+  }
+  t->stop.store(1, std::memory_order_relaxed);
+  if (producers == 2)
+    ok &= reap_ok(kids.back());
+  for (unsigned c = 0; c < consumers; c++)
+    ok &= mpk_queue_put(q, nullptr, 0, MPK_FOREVER) == MPK_OK;
+  for (unsigned c = 0; c < consumers; c++)
+    ok &= reap_ok(kids[c]);
+  uint64_t total = seq + *helper_sent;
+  if (!ok || t->bad != 0 || t->received[0] != seq ||
+      t->received[1] != *helper_sent)
+    state.SkipWithError("queue lost, repeated or reordered messages");
+  if (producers == 2) // how evenly the two producers shared the run
+    state.counters["producer2_share"] =
+        total ? static_cast<double>(*helper_sent) / static_cast<double>(total)
+              : 0.0;
+  if (msg == 8)
+    state.SetItemsProcessed(static_cast<int64_t>(total));
+  else
+    state.SetBytesProcessed(static_cast<int64_t>(total * msg));
+  mpk_queue_free(q);
+  mpk_shm_free(helper_sent);
+  mpk_shm_free(t);
+}
+
+// ---- pipe(2) baseline ----------------------------------------------------
+
+int pipe_consumer(int rfd, size_t msg, Tally *t) {
+  std::vector<unsigned char> buf(msg);
+  OrderCheck oc;
+  uint64_t got[kMaxProducers] = {};
+  while (read_full(rfd, buf.data(), msg)) {
+    uint64_t v;
+    std::memcpy(&v, buf.data(), sizeof v);
+    if (!oc.see(v) || !tail_ok(buf.data(), msg, v))
+      t->bad++;
+    else
+      got[v >> 56]++;
+  }
+  for (unsigned p = 0; p < kMaxProducers; p++)
+    t->received[p] += got[p];
+  return 0;
+}
+
+int pipe_producer(int wfd, unsigned id, Tally *t, uint64_t *sent) {
+  uint64_t v = 0;
+  while (!t->go.load(std::memory_order_acquire))
+    __builtin_ia32_pause();
+  while (!t->stop.load(std::memory_order_relaxed)) {
+    uint64_t m = tag(id, v);
+    if (!write_full(wfd, &m, sizeof m)) {
+      t->bad++;
+      return 1;
+    }
+    v++;
+  }
+  *sent = v;
+  return 0;
+}
+
+// 8-byte writes are atomic (< PIPE_BUF), so with two readers each 8-byte
+// read returns one whole message; larger messages use one reader.
+void BM_pipe(benchmark::State &state, size_t msg, unsigned producers,
+             unsigned consumers) {
+  int fds[2];
+  Tally *t = new_tally();
+  auto *helper_sent = static_cast<uint64_t *>(mpk_shm_calloc(1, 8));
+  if (t == nullptr || helper_sent == nullptr || pipe(fds) != 0) {
+    state.SkipWithError("setup failed");
+    return;
+  }
+  std::vector<pid_t> kids;
+  for (unsigned c = 0; c < consumers; c++)
+    kids.push_back(fork_partner([&] {
+      close(fds[1]);
+      return pipe_consumer(fds[0], msg, t);
+    }));
+  if (producers == 2)
+    kids.push_back(fork_partner([&] {
+      close(fds[0]);
+      return pipe_producer(fds[1], 1, t, helper_sent);
+    }));
+  close(fds[0]);
+  std::vector<unsigned char> buf(msg, 0);
+  uint64_t seq = 0;
+  bool ok = true;
+  t->go.store(1, std::memory_order_release);
+  for (auto _ : state) {
+    uint64_t m = tag(0, seq);
+    std::memcpy(buf.data(), &m, sizeof m);
+    if (msg > 8)
+      buf[msg - 1] = static_cast<unsigned char>(m);
+    if (!write_full(fds[1], buf.data(), msg)) {
+      ok = false;
+      break;
+    }
+    seq++;
+  }
+  t->stop.store(1, std::memory_order_relaxed);
+  close(fds[1]);
+  if (producers == 2)
+    ok &= reap_ok(kids.back());
+  for (unsigned c = 0; c < consumers; c++)
+    ok &= reap_ok(kids[c]);
+  uint64_t total = seq + *helper_sent;
+  if (!ok || t->bad != 0 || t->received[0] != seq ||
+      t->received[1] != *helper_sent)
+    state.SkipWithError("pipe lost, repeated or reordered messages");
+  if (producers == 2) // how evenly the two producers shared the run
+    state.counters["producer2_share"] =
+        total ? static_cast<double>(*helper_sent) / static_cast<double>(total)
+              : 0.0;
+  if (msg == 8)
+    state.SetItemsProcessed(static_cast<int64_t>(total));
+  else
+    state.SetBytesProcessed(static_cast<int64_t>(total * msg));
+  mpk_shm_free(helper_sent);
+  mpk_shm_free(t);
+}
+
+// Ring sizes: room for many small messages; 1 MiB messages get 3 slots.
+BENCHMARK_CAPTURE(BM_queue, queue_spsc_8B / mpk, 8, 1, 1, 256 * kKiB)
+    ->Name("queue_spsc_8B/mpk")
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_pipe, queue_spsc_8B / pipe, 8, 1, 1)
+    ->Name("queue_spsc_8B/pipe")
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_queue, queue_spsc_4KiB / mpk, 4 * kKiB, 1, 1, kMiB)
+    ->Name("queue_spsc_4KiB/mpk")
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_pipe, queue_spsc_4KiB / pipe, 4 * kKiB, 1, 1)
+    ->Name("queue_spsc_4KiB/pipe")
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_queue, queue_spsc_1MiB / mpk, kMiB, 1, 1, 4 * kMiB)
+    ->Name("queue_spsc_1MiB/mpk")
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_pipe, queue_spsc_1MiB / pipe, kMiB, 1, 1)
+    ->Name("queue_spsc_1MiB/pipe")
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_queue, queue_mpmc_2x2_8B / mpk, 8, 2, 2, 256 * kKiB)
+    ->Name("queue_mpmc_2x2_8B/mpk")
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_pipe, queue_mpmc_2x2_8B / pipe, 8, 2, 2)
+    ->Name("queue_mpmc_2x2_8B/pipe")
+    ->UseRealTime();
+
+} // namespace
