@@ -1,0 +1,62 @@
+/* lock.c - Lock: one mpk__robust (internal/sync.h) in a cache line. */
+#include "internal/sync.h"
+
+#include "mpk/shm.h"
+
+int mpk_lock_new(mpk_lock_t **out) {
+  if (out == NULL)
+    return MPK_EINVAL;
+  mpk_lock_t *l = mpk_shm_alloc(sizeof *l);
+  if (l == NULL)
+    return MPK_ENOMEM;
+  int r = mpk__robust_init(&l->r);
+  if (r != MPK_OK) {
+    mpk_shm_free(l);
+    return r;
+  }
+  l->pad_ = 0;
+  l->magic = MPK__LOCK_MAGIC;
+  *out = l;
+  return MPK_OK;
+}
+
+/* Kept out of line so the uncontended path needs no stack frame. */
+__attribute__((noinline)) static int acquire_slow(mpk_lock_t *l,
+                                                  double timeout) {
+  if (timeout == 0)
+    return mpk__robust_lock_slow(&l->r, NULL);
+  mpk__deadline d;
+  mpk__deadline_init(&d, timeout);
+  return mpk__robust_lock_slow(&l->r, &d);
+}
+
+int mpk_lock_acquire(mpk_lock_t *l, double timeout) {
+  if (!mpk__lock_valid(l) || mpk__timeout_bad(timeout))
+    return MPK_EINVAL;
+  if (mpk__robust_trylock_fast(&l->r)) /* no clock read when free */
+    return MPK_OK;
+  return acquire_slow(l, timeout);
+}
+
+int mpk_lock_release(mpk_lock_t *l) {
+  if (!mpk__lock_valid(l))
+    return MPK_EINVAL;
+  return mpk__robust_unlock(&l->r);
+}
+
+int mpk_lock_locked(mpk_lock_t *l) {
+  if (!mpk__lock_valid(l))
+    return MPK_EINVAL;
+  return mpk__robust_locked(&l->r);
+}
+
+void mpk_lock_free(mpk_lock_t *l) {
+  if (!mpk__lock_valid(l))
+    return;
+  /* A lock freed by its holder must leave the holder's robust list first:
+     the list would otherwise point into a freed block. */
+  if (mpk__robust_held(&l->r))
+    mpk__robust_unlock(&l->r);
+  l->magic = MPK__SYNC_FREED;
+  mpk_shm_free(l);
+}

@@ -1,0 +1,129 @@
+/* sem.c - Semaphore and BoundedSemaphore on one futex word.
+ *
+ * `value` is the number of free units and the futex word sleepers wait on
+ * (while it is 0). `sleepers` counts processes/threads inside (or about to
+ * enter) futex_wait, so a release makes the wake system call only when
+ * someone may sleep.
+ *
+ * Lost wake-ups are ruled out by the classic pairing, all seq_cst:
+ *   acquirer: sleepers++ ; read value == 0 ; futex_wait(value, 0)
+ *   releaser: value++    ; read sleepers  ; wake one if > 0
+ * Either the releaser sees the sleeper (and wakes it), or the acquirer sees
+ * the new value (and does not sleep); futex_wait itself re-checks value == 0
+ * atomically in the kernel.
+ *
+ * A sleeper SIGKILLed in futex_wait leaves `sleepers` one too high: every
+ * later release then makes one (harmless) wake call. Wake-ups never go to a
+ * dead process, which the kernel has removed from the futex queue. (The one
+ * window left: a sleeper killed in the instant after a release woke it and
+ * before it took its unit. The unit stays in `value`, free for any acquire
+ * that does not sleep, but the other sleepers only learn of it at the next
+ * release, or when their timeouts expire and they look once more.)
+ */
+#include "internal/sync.h"
+
+#include <limits.h>
+
+#include "mpk/shm.h"
+
+/* One cache line: value and sleepers are written by every contended
+   acquire / release of this semaphore; keeping other objects off the line
+   avoids false sharing. */
+struct mpk_sem {
+  alignas(64) uint32_t magic; /* MPK__SEM_MAGIC; constant while live */
+  uint32_t max;               /* bounded: the initial value; else INT_MAX */
+  _Atomic uint32_t value;     /* free units, 0 .. max; the futex word */
+  _Atomic uint32_t sleepers;  /* waiters that may be in futex_wait */
+};
+_Static_assert(sizeof(struct mpk_sem) == 64, "a Semaphore is one cache line");
+_Static_assert(alignof(struct mpk_sem) == 64, "Semaphore alignment");
+
+static bool valid(const mpk_sem_t *s) {
+  return s != NULL && s->magic == MPK__SEM_MAGIC;
+}
+
+int mpk_sem_new(mpk_sem_t **out, unsigned value, int bounded) {
+  if (out == NULL || value > INT_MAX || (bounded != 0 && bounded != 1))
+    return MPK_EINVAL;
+  mpk_sem_t *s = mpk_shm_alloc(sizeof *s);
+  if (s == NULL)
+    return MPK_ENOMEM;
+  s->max = bounded ? value : (uint32_t)INT_MAX;
+  atomic_init(&s->value, value);
+  atomic_init(&s->sleepers, 0);
+  s->magic = MPK__SEM_MAGIC;
+  *out = s;
+  return MPK_OK;
+}
+
+/* Take a unit if there is one. Acquire order on success: what the releaser
+   did before releasing happens-before what we do after acquiring. */
+static bool try_take(mpk_sem_t *s) {
+  uint32_t v = atomic_load_explicit(&s->value, memory_order_relaxed);
+  while (v > 0) {
+    if (atomic_compare_exchange_weak_explicit(
+            &s->value, &v, v - 1, memory_order_acquire, memory_order_relaxed))
+      return true;
+  }
+  return false;
+}
+
+int mpk_sem_acquire(mpk_sem_t *s, double timeout) {
+  if (!valid(s) || mpk__timeout_bad(timeout))
+    return MPK_EINVAL;
+  if (try_take(s))
+    return MPK_OK;
+  if (timeout == 0)
+    return MPK_ETIMEDOUT;
+  mpk__deadline d;
+  mpk__deadline_init(&d, timeout);
+  mpk__spin sp = MPK__SPIN_INIT(&d);
+  while (mpk__spin_more(&sp)) {
+    if (atomic_load_explicit(&s->value, memory_order_relaxed) > 0 &&
+        try_take(s))
+      return MPK_OK;
+  }
+  int r = MPK_OK;
+  atomic_fetch_add_explicit(&s->sleepers, 1, memory_order_seq_cst);
+  for (;;) {
+    if (atomic_load_explicit(&s->value, memory_order_seq_cst) > 0 &&
+        try_take(s)) {
+      r = MPK_OK;
+      break;
+    }
+    if (r == MPK_ETIMEDOUT)
+      break; /* a last look after the deadline, then give up */
+    r = mpk__futex_wait(&s->value, 0, &d);
+  }
+  atomic_fetch_sub_explicit(&s->sleepers, 1, memory_order_relaxed);
+  return r;
+}
+
+int mpk_sem_release(mpk_sem_t *s) {
+  if (!valid(s))
+    return MPK_EINVAL;
+  uint32_t v = atomic_load_explicit(&s->value, memory_order_relaxed);
+  do {
+    if (v >= s->max)
+      return MPK_EOVERFLOW;
+    /* seq_cst: ordered before the read of sleepers below (see the top of
+       the file); also a release for what we did before. */
+  } while (!atomic_compare_exchange_weak_explicit(
+      &s->value, &v, v + 1, memory_order_seq_cst, memory_order_relaxed));
+  if (atomic_load_explicit(&s->sleepers, memory_order_seq_cst) > 0)
+    mpk__futex_wake(&s->value, 1);
+  return MPK_OK;
+}
+
+int mpk_sem_value(mpk_sem_t *s) {
+  if (!valid(s))
+    return MPK_EINVAL;
+  return (int)atomic_load_explicit(&s->value, memory_order_relaxed);
+}
+
+void mpk_sem_free(mpk_sem_t *s) {
+  if (!valid(s))
+    return;
+  s->magic = MPK__SYNC_FREED;
+  mpk_shm_free(s);
+}

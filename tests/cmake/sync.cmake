@@ -1,0 +1,12 @@
+# mpk/sync.h: Lock, RLock, Semaphore, Event, Condition, Barrier.
+mpk_test(sync lock TIMEOUT 60)
+mpk_test(sync rlock TIMEOUT 60)
+mpk_test(sync sem TIMEOUT 60)
+mpk_test(sync event TIMEOUT 60)
+mpk_test(sync cond TIMEOUT 60)
+mpk_test(sync barrier TIMEOUT 60)
+mpk_test(sync threads LABELS unit tsan TIMEOUT 120)
+mpk_test(sync owner-dead DIR fault LABELS fault TIMEOUT 60)
+mpk_test(sync waiter-dead DIR fault LABELS fault TIMEOUT 60)
+mpk_test(sync seed TIMEOUT 60)
+mpk_test(sync killstorm DIR fault LABELS fault TIMEOUT 60)
