@@ -3,6 +3,8 @@
 //   queue_spsc_8B/mpk       one producer process -> one consumer process,
 //                           8-byte messages (items/s)
 //   queue_spsc_8B/pipe      the same messages, one 8-byte write / read each
+//   queue_spsc_8B/mpk_spsc  the same through a queue made with MPK_QUEUE_SPSC
+//                           (lock-free mode); also for 4 KiB and 1 MiB
 //   queue_spsc_4KiB/mpk     4 KiB messages (bytes/s), and /pipe
 //   queue_spsc_1MiB/mpk     1 MiB messages (bytes/s), and /pipe
 //   queue_mpmc_2x2_8B/mpk   two producer processes -> two consumer
@@ -173,12 +175,12 @@ int queue_producer(mpk_queue_t *q, unsigned id, Tally *t, uint64_t *sent) {
 }
 
 void BM_queue(benchmark::State &state, size_t msg, unsigned producers,
-              unsigned consumers, size_t capacity) {
+              unsigned consumers, size_t capacity, int flags = 0) {
   mpk_queue_t *q = nullptr;
   Tally *t = new_tally();
   auto *helper_sent = static_cast<uint64_t *>(mpk_shm_calloc(1, 8));
   if (t == nullptr || helper_sent == nullptr ||
-      mpk_queue_new(&q, capacity, 0) != MPK_OK) {
+      mpk_queue_new(&q, capacity, flags) != MPK_OK) {
     state.SkipWithError("out of shared memory");
     return;
   }
@@ -326,17 +328,29 @@ void BM_pipe(benchmark::State &state, size_t msg, unsigned producers,
 BENCHMARK_CAPTURE(BM_queue, queue_spsc_8B / mpk, 8, 1, 1, 256 * kKiB)
     ->Name("queue_spsc_8B/mpk")
     ->UseRealTime();
+BENCHMARK_CAPTURE(BM_queue, queue_spsc_8B / mpk_spsc, 8, 1, 1, 256 * kKiB,
+                  MPK_QUEUE_SPSC)
+    ->Name("queue_spsc_8B/mpk_spsc")
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_pipe, queue_spsc_8B / pipe, 8, 1, 1)
     ->Name("queue_spsc_8B/pipe")
     ->UseRealTime();
 BENCHMARK_CAPTURE(BM_queue, queue_spsc_4KiB / mpk, 4 * kKiB, 1, 1, kMiB)
     ->Name("queue_spsc_4KiB/mpk")
     ->UseRealTime();
+BENCHMARK_CAPTURE(BM_queue, queue_spsc_4KiB / mpk_spsc, 4 * kKiB, 1, 1, kMiB,
+                  MPK_QUEUE_SPSC)
+    ->Name("queue_spsc_4KiB/mpk_spsc")
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_pipe, queue_spsc_4KiB / pipe, 4 * kKiB, 1, 1)
     ->Name("queue_spsc_4KiB/pipe")
     ->UseRealTime();
 BENCHMARK_CAPTURE(BM_queue, queue_spsc_1MiB / mpk, kMiB, 1, 1, 4 * kMiB)
     ->Name("queue_spsc_1MiB/mpk")
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_queue, queue_spsc_1MiB / mpk_spsc, kMiB, 1, 1, 4 * kMiB,
+                  MPK_QUEUE_SPSC)
+    ->Name("queue_spsc_1MiB/mpk_spsc")
     ->UseRealTime();
 BENCHMARK_CAPTURE(BM_pipe, queue_spsc_1MiB / pipe, kMiB, 1, 1)
     ->Name("queue_spsc_1MiB/pipe")

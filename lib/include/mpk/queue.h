@@ -31,6 +31,22 @@
  * whose producer died inside put is either wholly queued or absent; a
  * message taken by a consumer that died before get returned is gone with it.
  * See docs/guide.md (Queue) for the full story.
+ *
+ * SPSC mode (MPK_QUEUE_SPSC). A queue declared single-producer /
+ * single-consumer takes no lock: each index has one writer, a put or get
+ * costs one atomic read-modify-write or store and makes no system call
+ * while the peer is awake. The contract is enforced, not assumed: the
+ * first thread to put becomes the producer, the first to get the consumer
+ * (one thread may be both); a put or get by any other thread or process
+ * while that owner thread is alive is MPK_EPERM. When the owner thread has
+ * exited or was killed (its process may still be an unreaped zombie), the
+ * next caller takes its side over. Everything else, including the death
+ * guarantees above, is as in the default (MPMC) mode: a producer killed
+ * inside put leaves its message wholly queued or absent, a consumer killed
+ * inside get leaves the message queued unless the head had moved past it.
+ * Ownership is per thread id, so all users must share one PID namespace
+ * (true for forked children), and /proc should be mounted (without it, an
+ * exited but unreaped owner still counts as alive).
  */
 #ifndef MPK_QUEUE_H
 #define MPK_QUEUE_H
@@ -55,13 +71,22 @@ typedef struct mpk_queue mpk_queue_t;
 /* Largest ring: 1 GiB. Larger capacities are MPK_EINVAL. */
 #define MPK_QUEUE_MAX_CAPACITY ((size_t)1 << 30)
 
+/* Flags of mpk_queue_new (OR them). 0 is a plain multi-producer,
+   multi-consumer Queue. */
+#define MPK_QUEUE_JOINABLE 1 /* a JoinableQueue (task_done / join) */
+/* One producer thread, one consumer thread. (Bit value 2 is reserved and,
+   like every unknown bit, MPK_EINVAL.) */
+#define MPK_QUEUE_SPSC 4
+
 /* Make a queue in the shared heap. capacity_bytes: ring size (see above; 0
-   is MPK_QUEUE_DEFAULT_CAPACITY); joinable 1 makes a JoinableQueue (puts
-   count unfinished tasks; task_done / join work), 0 a plain Queue.
-   Errors: MPK_EINVAL (q NULL, joinable not 0/1, capacity over
-   MPK_QUEUE_MAX_CAPACITY), MPK_ENOMEM (shared heap exhausted); *q is then
-   untouched. MT-safe, MP-safe. */
-MPK_API int mpk_queue_new(mpk_queue_t **q, size_t capacity_bytes, int joinable);
+   is MPK_QUEUE_DEFAULT_CAPACITY). flags: MPK_QUEUE_JOINABLE (1, so the old
+   `joinable` 0 / 1 argument keeps its meaning) makes a JoinableQueue (puts
+   count unfinished tasks; task_done / join work); MPK_QUEUE_SPSC (4) makes
+   a lock-free single-producer / single-consumer queue (see the top); both
+   may be combined. Errors: MPK_EINVAL (q NULL, an unknown flag bit,
+   capacity over MPK_QUEUE_MAX_CAPACITY), MPK_ENOMEM (shared heap
+   exhausted); *q is then untouched. MT-safe, MP-safe. */
+MPK_API int mpk_queue_new(mpk_queue_t **q, size_t capacity_bytes, int flags);
 
 /* Copy len bytes from buf into the queue, waiting up to `timeout` seconds
    for room. len 0 is a valid message (buf may then be NULL).
@@ -70,7 +95,8 @@ MPK_API int mpk_queue_new(mpk_queue_t **q, size_t capacity_bytes, int joinable);
    MPK_ECLOSED (the queue is closed, also when closed while waiting),
    MPK_EFULL (timeout 0 and no room), MPK_ETIMEDOUT (no room before the
    timeout), MPK_EDEADLK (called from a signal handler that interrupted a
-   put of the same thread). On any error nothing was queued. A JoinableQueue
+   put of the same thread), MPK_EPERM (SPSC queue: another thread, alive,
+   is its producer). On any error nothing was queued. A JoinableQueue
    counts one more unfinished task for each message put. MT-safe, MP-safe, not
    AS-safe. A process killed inside put leaves either the whole message queued
    or none of it. */
@@ -88,7 +114,8 @@ MPK_API int mpk_queue_put(mpk_queue_t *q, const void *buf, size_t len,
    (timeout 0 and nothing queued), MPK_ETIMEDOUT (nothing before the
    timeout), MPK_EIO (the queue's memory was overwritten by someone else:
    a message header does not match; nothing is taken), MPK_EDEADLK (called
-   from a signal handler that interrupted a get of the same thread).
+   from a signal handler that interrupted a get of the same thread),
+   MPK_EPERM (SPSC queue: another thread, alive, is its consumer).
    MT-safe, MP-safe, not AS-safe. A process killed inside get leaves the
    message queued unless the head had already moved past it. */
 MPK_API int mpk_queue_get(mpk_queue_t *q, void *buf, size_t cap, size_t *len,

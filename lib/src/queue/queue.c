@@ -63,46 +63,7 @@
    for it at most this long (a stopped holder) before giving up. */
 #define POLL_LOCK_NS 1000000L
 
-/* A call's deadline, computed on first need: a put or get that neither
-   waits nor finds its lock busy reads no clock (clock_gettime costs as much
-   as the rest of an uncontended put on some VMs). The few nanoseconds
-   before the first need are not counted against the timeout. */
-typedef struct {
-  double timeout; /* as passed: < 0 forever, 0 poll (never NaN here) */
-  bool set;
-  mpk__deadline d;
-} lazy_deadline;
-
-static void lazy_init(lazy_deadline *x, double timeout) {
-  x->timeout = timeout;
-  x->set = timeout <= 0; /* forever and poll need no clock */
-  x->d.forever = timeout < 0;
-  x->d.abs.tv_sec = 0; /* poll: a deadline long past */
-  x->d.abs.tv_nsec = 0;
-}
-
-static const mpk__deadline *deadline_of(lazy_deadline *x) {
-  if (!x->set) {
-    mpk__deadline_init(&x->d, x->timeout);
-    x->set = true;
-  }
-  return &x->d;
-}
-
 /* ---- side locks ------------------------------------------------------- */
-
-/* The lock's previous holder died. Only a holder sleeps on the side's futex
-   word, so the sleeper flag it may have left is stale: clear it. It may
-   have published without waking the other side: wake it. */
-static void recover_producer(queue *q) {
-  atomic_store_explicit(&q->put_waiters, 0, memory_order_relaxed);
-  mpk__queue_wake(&q->data_seq, &q->get_waiters);
-}
-
-static void recover_consumer(queue *q) {
-  atomic_store_explicit(&q->get_waiters, 0, memory_order_relaxed);
-  mpk__queue_wake(&q->space_seq, &q->put_waiters);
-}
 
 /* Is the lock holder's side able to proceed without waiting (a message
    queued for W_DATA, `need` bytes free for W_SPACE)? Lock-free snapshot. */
@@ -168,26 +129,34 @@ static int lock_consumer(queue *q, lazy_deadline *x) {
 }
 
 /* Close step 2: once the producer lock has been held after `closing` was
-   set, no put can publish any more. Idempotent; run by close, or by a get
-   that finds a close half done (its caller died). */
-static int finish_close(queue *q, const mpk__deadline *d) {
-  int r = mpk__rmutex_lock(&q->plock, d);
-  if (r == MPK_EOWNERDEAD) {
-    recover_producer(q);
-    r = MPK_OK;
+   set (MPMC), or `tail` is sealed (SPSC), no put can publish any more.
+   Idempotent; run by close, or by a get that finds a close half done (its
+   caller died). */
+int mpk__queue_finish_close(queue *q, const mpk__deadline *d) {
+  if (q->spsc) {
+    /* seq_cst RMW: a producer's publishing CAS either landed before it (the
+       message is queued before close returns) or fails after it. */
+    atomic_fetch_or(&q->tail, TAIL_SEALED);
+  } else {
+    int r = mpk__rmutex_lock(&q->plock, d);
+    if (r == MPK_EOWNERDEAD) {
+      recover_producer(q);
+      r = MPK_OK;
+    }
+    if (r != MPK_OK)
+      return r;
   }
-  if (r != MPK_OK)
-    return r;
   atomic_store(&q->closed, 1); /* seq_cst: Dekker with a sleeping getter */
-  mpk__rmutex_unlock(&q->plock);
+  if (!q->spsc)
+    mpk__rmutex_unlock(&q->plock);
   mpk__queue_wake(&q->data_seq, &q->get_waiters);
   return MPK_OK;
 }
 
 /* ---- public API --------------------------------------------------------- */
 
-int mpk_queue_new(mpk_queue_t **out, size_t capacity_bytes, int joinable) {
-  if (out == NULL || (joinable != 0 && joinable != 1))
+int mpk_queue_new(mpk_queue_t **out, size_t capacity_bytes, int flags) {
+  if (out == NULL || (flags & ~(MPK_QUEUE_JOINABLE | MPK_QUEUE_SPSC)) != 0)
     return MPK_EINVAL;
   if (capacity_bytes == 0)
     capacity_bytes = MPK_QUEUE_DEFAULT_CAPACITY;
@@ -209,7 +178,8 @@ int mpk_queue_new(mpk_queue_t **out, size_t capacity_bytes, int joinable) {
     return r;
   }
   q->size = (uint32_t)size;
-  q->joinable = (uint32_t)joinable;
+  q->joinable = (flags & MPK_QUEUE_JOINABLE) != 0;
+  q->spsc = (flags & MPK_QUEUE_SPSC) != 0;
   q->magic = QUEUE_MAGIC; /* others get q through fork or a synchronised
                              hand-over, which orders these stores */
   *out = q;
@@ -221,11 +191,13 @@ static int put_impl(queue *q, const void *buf, size_t len, double timeout) {
     return MPK_EINVAL;
   if (isnan(timeout))
     return MPK_EINVAL;
+  if (len > q->size - HDR)
+    return MPK_EMSGSIZE;
+  if (q->spsc)
+    return mpk__queue_put_spsc(q, buf, len, timeout);
   lazy_deadline d;
   lazy_init(&d, timeout);
   int late = timeout == 0 ? MPK_EFULL : MPK_ETIMEDOUT;
-  if (len > q->size - HDR)
-    return MPK_EMSGSIZE;
   uint32_t need = msg_bytes(len);
   if (atomic_load_explicit(&q->closing, memory_order_acquire))
     return MPK_ECLOSED;
@@ -259,14 +231,10 @@ static int put_impl(queue *q, const void *buf, size_t len, double timeout) {
     mpk__rmutex_unlock(&q->plock);
     return r == MPK_ETIMEDOUT ? late : r;
   }
-  uint32_t pos = w_pos(t), count = w_count(t);
-  msg_hdr hd = {(uint32_t)len, count};
-  memcpy(ring(q) + pos_off(q, pos), &hd, HDR); /* 8-aligned: never wraps */
-  if (len > 0)
-    ring_write(q, pos_off(q, pos_add(q, pos, HDR)), buf, len);
+  uint64_t next = msg_write(q, t, buf, len);
   /* The one store that publishes the message (seq_cst: release for the
      payload, and ordered before the waiter check in mpk__queue_wake()). */
-  atomic_store(&q->tail, w_make(count + 1, pos_add(q, pos, need)));
+  atomic_store(&q->tail, next);
   /* Wake before unlocking: if we die in between, the next producer's
      EOWNERDEAD recovery wakes the getter for us. */
   mpk__queue_wake(&q->data_seq, &q->get_waiters);
@@ -280,6 +248,8 @@ static int get_impl(queue *q, void *buf, size_t cap, size_t *len,
     return MPK_EINVAL;
   if (isnan(timeout))
     return MPK_EINVAL;
+  if (q->spsc)
+    return mpk__queue_get_spsc(q, buf, cap, len, timeout);
   lazy_deadline d;
   lazy_init(&d, timeout);
   int late = timeout == 0 ? MPK_EEMPTY : MPK_ETIMEDOUT;
@@ -309,7 +279,7 @@ static int get_impl(queue *q, void *buf, size_t cap, size_t *len,
       r = MPK_ECLOSED;
     } else if (atomic_load_explicit(&q->closing, memory_order_acquire)) {
       /* the closer may have died half-way */
-      r = finish_close(q, deadline_of(&d));
+      r = mpk__queue_finish_close(q, deadline_of(&d));
       if (r == MPK_OK)
         continue;
     } else {
@@ -320,26 +290,21 @@ static int get_impl(queue *q, void *buf, size_t cap, size_t *len,
     mpk__rmutex_unlock(&q->clock_);
     return r == MPK_ETIMEDOUT ? late : r;
   }
-  uint32_t pos = w_pos(h), count = w_count(h);
-  msg_hdr hd;
-  memcpy(&hd, ring(q) + pos_off(q, pos), HDR);
-  if (hd.seq != count || hd.len > q->size - HDR) {
+  size_t n = 0;
+  uint64_t next = h;
+  r = msg_read(q, h, buf, cap, &n, &next);
+  if (r != MPK_OK) {
     mpk__rmutex_unlock(&q->clock_);
-    return MPK_EIO; /* not a message we wrote: the memory was overwritten */
+    if (r == MPK_EMSGSIZE)
+      *len = n; /* the message stays queued */
+    return r;
   }
-  if (hd.len > cap) {
-    mpk__rmutex_unlock(&q->clock_);
-    *len = hd.len; /* the message stays queued */
-    return MPK_EMSGSIZE;
-  }
-  if (hd.len > 0)
-    ring_read(q, pos_off(q, pos_add(q, pos, HDR)), buf, hd.len);
   /* Copied out: now free it with one store (seq_cst: release for the
      producers that reuse the space, ordered before the waiter check). */
-  atomic_store(&q->head, w_make(count + 1, pos_add(q, pos, msg_bytes(hd.len))));
+  atomic_store(&q->head, next);
   mpk__queue_wake(&q->space_seq, &q->put_waiters);
   mpk__rmutex_unlock(&q->clock_);
-  *len = hd.len;
+  *len = n;
   return MPK_OK;
 }
 
@@ -399,7 +364,7 @@ int mpk_queue_close(mpk_queue_t *q) {
   atomic_store(&q->closing, 1); /* seq_cst: Dekker with a sleeping putter */
   mpk__queue_wake(&q->space_seq, &q->put_waiters);
   mpk__deadline forever = {.forever = true};
-  return finish_close(q, &forever);
+  return mpk__queue_finish_close(q, &forever);
 }
 
 int mpk_queue_task_done(mpk_queue_t *q) {

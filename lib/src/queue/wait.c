@@ -187,7 +187,8 @@ int mpk__queue_wait(queue *q, wait_kind k, uint32_t need,
   case W_SPACE: seq = &q->space_seq, waiters = &q->put_waiters; break;
   default: seq = &q->done, waiters = &q->join_waiters; break;
   }
-  /* W_DATA / W_SPACE sleepers hold the side lock: nobody else can be
+  /* W_DATA / W_SPACE sleepers hold the side lock (MPMC) or own the side
+     (SPSC): nobody else can be
      registered on their word, so they may clear the flag when they leave.
      Joiners are many and leave it set (one extra wake-up at most). */
   bool sole = k != W_JOIN;
