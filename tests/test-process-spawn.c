@@ -1,5 +1,6 @@
 /* process.spawn: the internal fork layer (internal/spawn.h) that the process
  * module and the pool's process backend share. */
+#include <fcntl.h>
 #include <signal.h>
 
 #include "check.h"
@@ -162,6 +163,119 @@ static void test_pidfd_watcher(void) {
   close(fd);
 }
 
+/* A child forked while the watcher waits inherits copies of every
+   descriptor of this process. The watcher's descriptor must still turn
+   readable as soon as the watched child exits, not when that later child
+   does. */
+static void test_watcher_ignores_later_children(void) {
+  int a[2], b[2];
+  CHECK(pipe(a) == 0);
+  CHECK(pipe(b) == 0);
+  pid_t watched = check_fork(wait_fd, &a[0]);
+  int fd = mpk__pidfd_open_watcher(watched);
+  CHECK(fd >= 0);
+  pid_t later = check_fork(wait_fd, &b[0]); /* runs until we write to b */
+  pid_t raw = fork(); /* and one made by a raw fork, without mpk */
+  CHECK(raw >= 0);
+  if (raw == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed test */
+    char c;
+    while (read(b[0], &c, 1) == -1 && errno == EINTR) {
+    }
+    _exit(0);
+  }
+  CHECK_EQ(write(a[1], "x", 1), 1); /* the watched child exits now */
+  mpk__deadline d;
+  deadline(&d, 10);
+  CHECK_OK(mpk__wait_exit(fd, &d));
+  CHECK(!check_pid_gone(later)); /* still running: it did not matter */
+  CHECK(!check_pid_gone(raw));
+  int st;
+  deadline(&d, 10);
+  CHECK_OK(mpk__wait_child(watched, fd, &d, &st));
+  CHECK_EQ(mpk__status_to_exitcode(st), 5);
+  close(fd);
+  CHECK_EQ(write(b[1], "xx", 2), 2);
+  check_wait(later, 10);
+  check_wait_ok(raw, 10);
+  close(a[0]);
+  close(a[1]);
+  close(b[0]);
+  close(b[1]);
+}
+
+/* The child of a fork closes the descriptor of a watcher thread that it
+   did not inherit (threads are not copied): it has the same descriptors as
+   its parent minus that one. */
+static int count_fds(void) {
+  int n = 0;
+  for (int fd = 0; fd < 1024; fd++)
+    n += fcntl(fd, F_GETFD) != -1;
+  return n;
+}
+
+static int fds_after_fork(void *arg) {
+  return count_fds() == *(int *)arg - 1 ? 0 : 1;
+}
+
+static void test_watcher_fd_closed_in_child(void) {
+  int a[2];
+  CHECK(pipe(a) == 0);
+  pid_t watched = check_fork(wait_fd, &a[0]);
+  int fd = mpk__pidfd_open_watcher(watched);
+  CHECK(fd >= 0);
+  int n = count_fds(); /* ours, including the returned fd and the
+                          watcher's own */
+  check_wait_ok(check_fork(fds_after_fork, &n), 10);
+  CHECK_EQ(write(a[1], "x", 1), 1);
+  int st;
+  mpk__deadline d;
+  deadline(&d, 10);
+  CHECK_OK(mpk__wait_child(watched, fd, &d, &st));
+  close(fd);
+  close(a[0]);
+  close(a[1]);
+}
+
+/* Signals through a pidfd: delivered while the child runs, a no-op once it
+   has been reaped (its pid may be reused: nothing is sent). */
+static void test_signal_child(void) {
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    for (;;)
+      pause();
+  }
+  int fd = mpk__pidfd_open(pid);
+  CHECK(fd >= 0);
+  CHECK_RC(mpk__signal_child(0, fd, SIGTERM), MPK_EINVAL);
+  CHECK_RC(mpk__signal_child(pid, fd, 12345), MPK_EINVAL);
+  CHECK_OK(mpk__signal_child(pid, fd, SIGTERM));
+  int st;
+  mpk__deadline d;
+  deadline(&d, 10);
+  CHECK_OK(mpk__wait_child(pid, fd, &d, &st));
+  CHECK_EQ(mpk__status_to_exitcode(st), -SIGTERM);
+  CHECK_OK(mpk__signal_child(pid, fd, SIGKILL)); /* reaped: ESRCH, no-op */
+  close(fd);
+  /* without a pidfd, and with the watcher's descriptor: kill(2) */
+  for (int mode = 0; mode < 2; mode++) {
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+      for (;;)
+        pause();
+    }
+    fd = mode ? mpk__pidfd_open_watcher(pid) : -1;
+    CHECK_OK(mpk__signal_child(pid, fd, SIGKILL));
+    deadline(&d, 10);
+    CHECK_OK(mpk__wait_child(pid, fd, &d, &st));
+    CHECK_EQ(mpk__status_to_exitcode(st), -SIGKILL);
+    if (fd >= 0)
+      close(fd);
+  }
+}
+
 static void test_wait_exit_errors(void) {
   mpk__deadline d;
   deadline(&d, 0);
@@ -269,9 +383,16 @@ static int exit_scenario(void *arg) {
   mpk__child *cd = node_for(daemon, MPK__CHILD_DAEMON);
   mpk__child *cs = node_for(stubborn, MPK__CHILD_DAEMON);
   mpk__child *cp = node_for(plain, 0);
+  /* a daemon reaped behind the registry's back: settled as lost, and its
+     pid is never signalled (the pidfd is used) */
+  pid_t stolen = check_fork(pause_forever, NULL);
+  mpk__child *cx = node_for(stolen, MPK__CHILD_DAEMON);
+  kill(stolen, SIGKILL);
+  CHECK_EQ(waitpid(stolen, NULL, 0), stolen);
   mpk__child_track(cd);
   mpk__child_track(cs);
   mpk__child_track(cp);
+  mpk__child_track(cx);
   mpk__child_orphan(cp); /* orphans count too */
   CHECK_EQ(write(fds[1], "x", 1), 1);
   double t0 = check_now();
@@ -282,16 +403,19 @@ static int exit_scenario(void *arg) {
   CHECK(check_pid_gone(stubborn));
   CHECK(check_pid_gone(plain));
   /* the kept nodes recorded how their children ended */
-  CHECK_EQ(atomic_load(&cd->reaped), 1);
+  CHECK_EQ(atomic_load(&cd->reaped), MPK__REAPED_STATUS);
   CHECK_EQ(mpk__status_to_exitcode(cd->wstatus), -SIGTERM);
-  CHECK_EQ(atomic_load(&cs->reaped), 1);
+  CHECK_EQ(atomic_load(&cs->reaped), MPK__REAPED_STATUS);
   CHECK_EQ(mpk__status_to_exitcode(cs->wstatus), -SIGKILL);
+  CHECK_EQ(atomic_load(&cx->reaped), MPK__REAPED_LOST);
   CHECK_EQ(cd->tracked, 0);
   mpk__children_exit(); /* idempotent: nothing left */
   close(cd->pidfd);
   close(cs->pidfd);
+  close(cx->pidfd);
   free(cd);
   free(cs);
+  free(cx);
   return 0;
 }
 
@@ -307,6 +431,9 @@ int main(void) {
   CHECK_RUN(test_set_process_name);
   CHECK_RUN(test_pidfd_open);
   CHECK_RUN(test_pidfd_watcher);
+  CHECK_RUN(test_watcher_ignores_later_children);
+  CHECK_RUN(test_watcher_fd_closed_in_child);
+  CHECK_RUN(test_signal_child);
   CHECK_RUN(test_wait_exit_errors);
   CHECK_RUN(test_wait_child);
   CHECK_RUN(test_orphans_reaped);

@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "internal/shm.h"
+#include "internal/shm_span.h"
 #include "mpk/shm.h"
 
 #define KiB ((size_t)1 << 10)
@@ -179,6 +180,51 @@ static void test_coalesce(void) {
   CHECK_EQ(stats().in_use, 0);
 }
 
+/* Once the heap is full, a failing allocation rescans the size classes'
+   free lists (a walk of every free block under the span lock) only if a
+   small block was freed since the last scan. Here class 64 B holds ~half
+   a million free blocks, none of whose slabs is entirely free. */
+static void test_scavenge_only_after_frees(void) {
+  size_t n = fill_heap(blocks, CAP, size_64);
+  CHECK(n > 800000);
+  for (size_t i = 1; i < n; i += 2) { /* every slab keeps live blocks */
+    mpk_shm_free(blocks[i]);
+    blocks[i] = NULL;
+  }
+  unsigned long s0 = mpk__shm_scavenges();
+  CHECK(mpk_shm_alloc(64 * KiB) == NULL); /* scans once: nothing to gain */
+  CHECK_EQ(mpk__shm_scavenges(), s0 + 1);
+  double t0 = check_now();
+  enum { FAILS = 2000 };
+  for (int i = 0; i < FAILS; i++) {
+    errno = 0;
+    CHECK(mpk_shm_alloc(64 * KiB) == NULL); /* large: span allocator */
+    CHECK_EQ(errno, ENOMEM);
+    CHECK(mpk_shm_calloc(1, 100) == NULL); /* another class: a new slab */
+    CHECK_EQ(errno, ENOMEM);
+  }
+  double each = (check_now() - t0) / (2 * FAILS);
+  CHECK_EQ(mpk__shm_scavenges(), s0 + 1); /* nothing freed: no new scan */
+  printf("  a failing allocation takes %.2f us\n", each * 1e6);
+  /* the class that has free blocks still serves them */
+  void *a = mpk_shm_alloc(64);
+  CHECK(a != NULL);
+  mpk_shm_free(a); /* a free: the next failure scans again, once */
+  CHECK(mpk_shm_alloc(64 * KiB) == NULL);
+  CHECK(mpk_shm_alloc(64 * KiB) == NULL);
+  CHECK_EQ(mpk__shm_scavenges(), s0 + 2);
+  /* freeing everything still lets another size take the whole heap */
+  for (size_t i = 0; i < n; i += 2)
+    mpk_shm_free(blocks[i]);
+  CHECK_EQ(stats().in_use, 0);
+  char *big = mpk_shm_calloc(1, 60 * MiB);
+  CHECK(big != NULL);
+  CHECK(big[0] == 0 && big[60 * MiB - 1] == 0);
+  CHECK_EQ(mpk__shm_scavenges(), s0 + 3);
+  mpk_shm_free(big);
+  CHECK_EQ(stats().committed, 0);
+}
+
 int main(void) {
   check_watchdog(60);
   CHECK_RUN(test_size_from_env);
@@ -187,6 +233,7 @@ int main(void) {
   CHECK_RUN(test_exhaust_mixed);
   CHECK_RUN(test_exhaust_one_class);
   CHECK_RUN(test_coalesce);
+  CHECK_RUN(test_scavenge_only_after_frees);
   free(blocks);
   return check_done();
 }

@@ -1,11 +1,21 @@
 /* process.c - mpk_process_*: Python's Process on top of internal/spawn.h.
  *
  * A handle moves NEW -> STARTING -> RUNNING -> DONE (or LOST when its exit
- * status was taken by someone else). The handle lock guards the state and
- * the reaping; it is never held while waiting for the child (join sleeps on
- * the pidfd unlocked) nor across fork() (so a child never inherits it
- * held). Every signal and every reap of the child happens under the lock,
- * so a signal can never reach a recycled pid.
+ * status was taken by someone else: reaped behind mpk's back, even before
+ * start could open its pidfd). Once fork() succeeded, start has happened:
+ * nothing after that undoes it, except a binding failure reported by the
+ * child before `run`. The handle lock guards the state and the reaping; it
+ * is never held while waiting for the child (join sleeps on the pidfd
+ * unlocked). Every signal and every reap of the child happens under the
+ * lock, after checking that it has not been reaped (by us, or by the
+ * exit-time handling), and signals go through the pidfd, so a signal can
+ * never reach a recycled pid.
+ *
+ * A handle belongs to the process that created it (as in Python). The
+ * child of a fork gets a copy of the handle, including a copy of its lock
+ * that may have been held by a thread that does not exist in the child:
+ * every entry point checks the owner BEFORE touching the lock, and a copy
+ * is only ever freed (memory only).
  */
 #include "mpk/process.h"
 
@@ -29,6 +39,10 @@ enum { ST_NEW, ST_STARTING, ST_RUNNING, ST_DONE, ST_LOST };
 #define BIND_FAILED_EXIT 127
 
 struct mpk_process {
+  /* mpk__self_pid() of the creating process: written once before
+     mpk_process_new returns the handle, read-only afterwards, so read
+     without the lock (the lock of a forked copy must not be touched). */
+  pid_t owner;
   pthread_mutex_t mu; /* guards everything below `daemon` */
   mpk_process_fn run;
   void *arg;     /* private copy, or NULL */
@@ -40,8 +54,8 @@ struct mpk_process {
   /* 0 before start; written once under the lock, read by mpk_process_pid
      without it (relaxed: it publishes nothing else). */
   _Atomic pid_t pid;
-  pid_t owner;      /* pid of the process that started it */
-  int pidfd;        /* open from start until reaped and no joiner uses it */
+  int pidfd;        /* open from start until reaped and no joiner uses it;
+                       -1 while RUNNING only if start could not open one */
   int waiters;      /* joiners sleeping on pidfd (it must stay open) */
   int wstatus;      /* valid in ST_DONE */
   mpk__child *node; /* registry node while RUNNING */
@@ -58,8 +72,12 @@ static char *dup_or_null(const char *s, int *oom) {
   return c;
 }
 
+static int not_owner(const mpk_process_t *p) {
+  return p->owner != mpk__self_pid();
+}
+
 static void close_pidfd_locked(mpk_process_t *p) {
-  if (p->pidfd >= 0 && p->waiters == 0 && p->owner == mpk__self_pid()) {
+  if (p->pidfd >= 0 && p->waiters == 0) {
     close(p->pidfd);
     p->pidfd = -1;
   }
@@ -81,6 +99,15 @@ static void finish_locked(mpk_process_t *p, int state, int wstatus) {
 static int reap_locked(mpk_process_t *p, int block) {
   if (p->state != ST_RUNNING)
     return MPK_OK;
+  int settled = atomic_load_explicit(&p->node->reaped, memory_order_acquire);
+  if (settled) {
+    /* The exit-time handling reaped it (and kept its status) or found it
+       gone: its pid may already belong to another process, so never wait
+       for it again. */
+    finish_locked(p, settled == MPK__REAPED_STATUS ? ST_DONE : ST_LOST,
+                  p->node->wstatus);
+    return MPK_OK;
+  }
   int st = 0, rc;
   if (block) {
     mpk__deadline forever;
@@ -91,23 +118,29 @@ static int reap_locked(mpk_process_t *p, int block) {
   }
   if (rc == MPK_EAGAIN)
     return rc;
-  if (rc == MPK_OK) {
-    finish_locked(p, ST_DONE, st);
-  } else if (atomic_load_explicit(&p->node->reaped, memory_order_acquire)) {
-    /* the exit-time handling reaped it and kept its status */
-    finish_locked(p, ST_DONE, p->node->wstatus);
-  } else {
-    finish_locked(p, ST_LOST, 0);
-  }
+  finish_locked(p, rc == MPK_OK ? ST_DONE : ST_LOST, rc == MPK_OK ? st : 0);
   return MPK_OK;
 }
 
-/* Common entry checks of the calls that touch the running child. */
-static int running_locked(const mpk_process_t *p) {
-  if (p->state == ST_NEW || p->state == ST_STARTING)
-    return MPK_ESTATE;
-  if (p->owner != mpk__self_pid())
-    return MPK_ECHILD;
+/* A RUNNING handle without a pidfd (start could not open one): open it now.
+   MPK_OK (p->pidfd set, or the child turned out to be reaped already: p is
+   then DONE or LOST), or MPK_EAGAIN / MPK_ENOMEM (no descriptor to be had;
+   p unchanged). */
+static int ensure_pidfd_locked(mpk_process_t *p) {
+  if (p->state != ST_RUNNING || p->pidfd >= 0)
+    return MPK_OK;
+  int fd = mpk__pidfd_open(p->pid);
+  /* The pid may have been reaped behind our back and reused: a pidfd is
+     only ours if the pid is still our unreaped child afterwards. */
+  if (reap_locked(p, 0) != MPK_EAGAIN) {
+    if (fd >= 0)
+      close(fd);
+    return MPK_OK;
+  }
+  if (fd < 0)
+    return fd == MPK_ECHILD ? MPK_EAGAIN : fd;
+  p->pidfd = fd;
+  mpk__child_set_pidfd(p->node, fd);
   return MPK_OK;
 }
 
@@ -146,6 +179,7 @@ int mpk_process_new(mpk_process_t **out, mpk_process_fn run, const void *arg,
   }
   if (p->name == NULL)
     p->name = p->lineage;
+  p->owner = mpk__self_pid();
   pthread_mutex_init(&p->mu, NULL);
   p->run = run;
   p->daemon = opts ? opts->daemon : 0;
@@ -158,21 +192,26 @@ int mpk_process_new(mpk_process_t **out, mpk_process_fn run, const void *arg,
 void mpk_process_free(mpk_process_t *p) {
   if (p == NULL)
     return;
-  pthread_mutex_lock(&p->mu);
-  if (p->state == ST_RUNNING && p->owner == mpk__self_pid() &&
-      reap_locked(p, 0) == MPK_EAGAIN) {
-    /* still running: the registry takes over the node and the pidfd */
-    p->node->pidfd = p->pidfd;
-    p->pidfd = -1;
-    mpk__child_orphan(p->node);
-    p->node = NULL;
+  if (not_owner(p)) {
+    /* A copy inherited across fork: its lock may be a copy of one held by
+       a thread of the parent, its node is the parent's (forgotten by the
+       registry reset) and its pidfd was closed by the fork handler. Only
+       the memory is ours. */
+    free(p->node);
+  } else {
+    pthread_mutex_lock(&p->mu);
+    if (p->state == ST_RUNNING && reap_locked(p, 0) == MPK_EAGAIN) {
+      /* still running: the registry takes over the node and the pidfd
+         (node->pidfd is the same descriptor) */
+      p->pidfd = -1;
+      mpk__child_orphan(p->node);
+      p->node = NULL;
+    }
+    close_pidfd_locked(p);
+    free(p->node);
+    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_destroy(&p->mu);
   }
-  close_pidfd_locked(p);
-  /* In a child, an inherited handle's node is the parent's (already
-     forgotten by the registry reset): only its memory is ours to free. */
-  free(p->node);
-  pthread_mutex_unlock(&p->mu);
-  pthread_mutex_destroy(&p->mu);
   if (p->name != p->lineage)
     free(p->name);
   free(p->lineage);
@@ -202,25 +241,28 @@ _Noreturn static void child_main(mpk_process_t *p, int rfd, int wfd) {
 
 /* In the parent: wait for the child's binding report. MPK_OK when bound (or
    when the child died before reporting: it did start, join tells how it
-   ended), else the binding error. */
-static int await_bind(int rfd, int pidfd) {
+   ended), else the binding error. `gone`: the child has been reaped
+   already, so whatever it wrote is there now. `pidfd` may be -1 (out of
+   descriptors; poll skips it): then only the pipe tells, and a child killed
+   before reporting is seen once every copy of the pipe's write end is
+   closed (a concurrent fork elsewhere may hold one until its child ends). */
+static int await_bind(int rfd, int pidfd, int gone) {
   struct pollfd f[2] = {{.fd = rfd, .events = POLLIN},
                         {.fd = pidfd, .events = POLLIN}};
   for (;;) {
-    int n = poll(f, 2, -1);
+    int n = poll(f, 2, gone ? 0 : -1);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n < 0)
-      return MPK_EAGAIN;
-    if (f[0].revents == 0)
+    if (n == 0 || (n > 0 && f[0].revents == 0))
       return MPK_OK; /* exited without a word */
-    int rc = MPK_OK;
-    ssize_t r;
-    do
-      r = read(rfd, &rc, sizeof rc);
-    while (r == -1 && errno == EINTR);
-    return r == (ssize_t)sizeof rc ? rc : MPK_OK;
+    break; /* a report or EOF; or poll failed, and read waits instead */
   }
+  int rc = MPK_OK;
+  ssize_t r;
+  do
+    r = read(rfd, &rc, sizeof rc);
+  while (r == -1 && errno == EINTR);
+  return r == (ssize_t)sizeof rc ? rc : MPK_OK;
 }
 
 /* Check a cpuset before forking: it must parse and name at least one PU
@@ -232,9 +274,53 @@ static int check_cpuset(const char *cpuset) {
   return rc == MPK_EMSGSIZE ? MPK_OK : rc; /* a long list is no error */
 }
 
+static void reset_to_new(mpk_process_t *p) {
+  pthread_mutex_lock(&p->mu);
+  p->state = ST_NEW;
+  pthread_mutex_unlock(&p->mu);
+}
+
+/* Check the cpuset (and open the report pipe for it), then fork. Returns
+   the child's pid with pipefd[0] open if there is a cpuset (the write end
+   is closed), or a negative code: nothing was forked, no pipe is open. */
+static pid_t fork_child(mpk_process_t *p, int pipefd[2]) {
+  if (p->cpuset) {
+    int rc = check_cpuset(p->cpuset);
+    if (rc != MPK_OK)
+      return rc;
+    if (pipe2(pipefd, O_CLOEXEC) == -1)
+      return errno == ENOMEM ? MPK_ENOMEM : MPK_EAGAIN;
+  }
+  pid_t pid = mpk__fork(p->name, p->lineage);
+  if (pid == 0)
+    child_main(p, pipefd[0], pipefd[1]);
+  if (pid < 0 && pipefd[0] >= 0)
+    close(pipefd[0]);
+  if (pipefd[1] >= 0)
+    close(pipefd[1]);
+  return pid;
+}
+
+/* The binding report of a child forked with a cpuset (read end `rfd`, which
+   is closed): MPK_OK, or the binding error once the child, which exits
+   without running `run`, has been reaped. */
+static int bind_result(pid_t pid, int pidfd, int gone, int rfd) {
+  int rc = await_bind(rfd, pidfd, gone);
+  close(rfd);
+  if (rc != MPK_OK && !gone) {
+    mpk__deadline forever;
+    int st;
+    mpk__deadline_init(&forever, MPK_FOREVER);
+    mpk__wait_child(pid, pidfd, &forever, &st);
+  }
+  return rc;
+}
+
 int mpk_process_start(mpk_process_t *p) {
   if (p == NULL)
     return MPK_EINVAL;
+  if (not_owner(p))
+    return MPK_ECHILD;
   mpk__reap_orphans();
   pthread_mutex_lock(&p->mu);
   if (p->state != ST_NEW) {
@@ -244,65 +330,52 @@ int mpk_process_start(mpk_process_t *p) {
   p->state = ST_STARTING; /* the lock is not held across fork */
   pthread_mutex_unlock(&p->mu);
 
-  int rc = MPK_OK;
   int pipefd[2] = {-1, -1};
   mpk__child *node = calloc(1, sizeof *node);
-  if (node == NULL)
-    rc = MPK_ENOMEM;
-  if (rc == MPK_OK && p->cpuset) {
-    rc = check_cpuset(p->cpuset);
-    if (rc == MPK_OK && pipe2(pipefd, O_CLOEXEC) == -1)
-      rc = errno == ENOMEM ? MPK_ENOMEM : MPK_EAGAIN;
+  pid_t pid = node ? fork_child(p, pipefd) : MPK_ENOMEM;
+  if (pid < 0) {
+    free(node);
+    reset_to_new(p);
+    return (int)pid;
   }
-  pid_t pid = 0;
-  if (rc == MPK_OK) {
-    pid = mpk__fork(p->name, p->lineage);
-    if (pid == 0)
-      child_main(p, pipefd[0], pipefd[1]);
-    if (pid < 0)
-      rc = (int)pid;
-  }
-  int pidfd = -1;
-  if (rc == MPK_OK) {
-    if (pipefd[1] >= 0)
-      close(pipefd[1]);
-    pipefd[1] = -1;
-    pidfd = mpk__pidfd_open(pid);
-    if (pidfd < 0)
-      rc = pidfd;
-    else if (pipefd[0] >= 0)
-      rc = await_bind(pipefd[0], pidfd);
+  /* The child exists and may be running `run` already: from here on the
+     start has happened and is never undone (no kill), unless the child
+     reports a binding failure (it then exits before `run`). If the child
+     has been reaped behind our back before we could open its pidfd
+     (SIGCHLD ignored, a waitpid(-1) in another thread), its status is
+     lost. Any other failure to open the pidfd leaves it -1: join opens one
+     later. */
+  int pidfd = mpk__pidfd_open(pid);
+  int gone = pidfd == MPK_ECHILD;
+  if (pidfd < 0)
+    pidfd = -1;
+  if (pipefd[0] >= 0) {
+    int rc = bind_result(pid, pidfd, gone, pipefd[0]);
     if (rc != MPK_OK) {
-      /* undo: the child never ran `run` (binding failed) or must not */
-      int st;
-      kill(pid, SIGKILL);
-      while (waitpid(pid, &st, 0) == -1 && errno == EINTR) {
-      }
       if (pidfd >= 0)
         close(pidfd);
+      free(node);
+      reset_to_new(p);
+      return rc;
     }
   }
-  for (int i = 0; i < 2; i++)
-    if (pipefd[i] >= 0)
-      close(pipefd[i]);
 
   pthread_mutex_lock(&p->mu);
-  if (rc != MPK_OK) {
+  atomic_store_explicit(&p->pid, pid, memory_order_relaxed);
+  if (gone) {
     free(node);
-    p->state = ST_NEW;
+    p->state = ST_LOST;
   } else {
     node->pid = pid;
     node->pidfd = pidfd;
     node->flags = p->daemon ? MPK__CHILD_DAEMON : 0;
     mpk__child_track(node);
     p->node = node;
-    atomic_store_explicit(&p->pid, pid, memory_order_relaxed);
     p->pidfd = pidfd;
-    p->owner = mpk__self_pid();
     p->state = ST_RUNNING;
   }
   pthread_mutex_unlock(&p->mu);
-  return rc;
+  return MPK_OK;
 }
 
 /* ---- join / is_alive / signals / exitcode -------------------------------- */
@@ -313,9 +386,13 @@ int mpk_process_join(mpk_process_t *p, double timeout) {
   mpk__deadline d;
   if (mpk__deadline_init(&d, timeout) != MPK_OK)
     return MPK_EINVAL;
+  if (not_owner(p))
+    return MPK_ECHILD;
   mpk__reap_orphans();
   pthread_mutex_lock(&p->mu);
-  int rc = running_locked(p);
+  int rc = p->state == ST_NEW || p->state == ST_STARTING
+               ? MPK_ESTATE
+               : ensure_pidfd_locked(p);
   if (rc != MPK_OK || p->state != ST_RUNNING) {
     if (rc == MPK_OK && p->state == ST_LOST)
       rc = MPK_ECHILD;
@@ -343,15 +420,11 @@ int mpk_process_join(mpk_process_t *p, double timeout) {
 int mpk_process_is_alive(mpk_process_t *p) {
   if (p == NULL)
     return MPK_EINVAL;
+  if (not_owner(p))
+    return MPK_ECHILD;
   mpk__reap_orphans();
   pthread_mutex_lock(&p->mu);
-  int rc;
-  if (p->state == ST_NEW || p->state == ST_STARTING)
-    rc = 0;
-  else if (p->owner != mpk__self_pid())
-    rc = MPK_ECHILD;
-  else
-    rc = reap_locked(p, 0) == MPK_EAGAIN ? 1 : 0;
+  int rc = p->state == ST_RUNNING && reap_locked(p, 0) == MPK_EAGAIN;
   pthread_mutex_unlock(&p->mu);
   return rc;
 }
@@ -359,10 +432,16 @@ int mpk_process_is_alive(mpk_process_t *p) {
 static int send_signal(mpk_process_t *p, int sig) {
   if (p == NULL)
     return MPK_EINVAL;
+  if (not_owner(p))
+    return MPK_ECHILD;
   pthread_mutex_lock(&p->mu);
-  int rc = running_locked(p);
-  if (rc == MPK_OK && p->state == ST_RUNNING)
-    kill(p->pid, sig); /* unreaped (we hold the lock): still our child */
+  int rc = MPK_OK;
+  if (p->state == ST_NEW || p->state == ST_STARTING)
+    rc = MPK_ESTATE;
+  else if (p->state == ST_RUNNING && reap_locked(p, 0) == MPK_EAGAIN)
+    /* Unreaped (we hold the lock), so still our child; the pidfd makes
+       sure of it even if someone reaps it behind our back right now. */
+    mpk__signal_child(p->pid, p->pidfd, sig);
   pthread_mutex_unlock(&p->mu);
   return rc;
 }
@@ -378,21 +457,19 @@ int mpk_process_kill(mpk_process_t *p) {
 int mpk_process_exitcode(const mpk_process_t *cp, int *code) {
   if (cp == NULL || code == NULL)
     return MPK_EINVAL;
+  if (not_owner(cp))
+    return MPK_ECHILD;
   /* Every handle is allocated writable by mpk_process_new; the const only
      promises that the caller's view (the code) is not changed. */
   mpk_process_t *p = (mpk_process_t *)cp;
   pthread_mutex_lock(&p->mu);
   int rc;
-  if (p->state == ST_NEW || p->state == ST_STARTING) {
+  if (p->state == ST_NEW || p->state == ST_STARTING)
     rc = MPK_ESTATE;
-  } else if (p->state == ST_RUNNING) {
-    if (p->owner != mpk__self_pid())
-      rc = MPK_ECHILD;
-    else
-      rc = reap_locked(p, 0) == MPK_EAGAIN ? MPK_ESTATE : MPK_OK;
-  } else {
+  else if (p->state == ST_RUNNING)
+    rc = reap_locked(p, 0) == MPK_EAGAIN ? MPK_ESTATE : MPK_OK;
+  else
     rc = MPK_OK;
-  }
   if (rc == MPK_OK && p->state == ST_LOST)
     rc = MPK_ECHILD;
   if (rc == MPK_OK)

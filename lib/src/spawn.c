@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -21,6 +22,9 @@
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434 /* same number on every architecture */
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424 /* same number on every architecture */
 #endif
 
 /* ---- per-process identity -------------------------------------------------
@@ -99,6 +103,17 @@ static mpk__child g_reg_head = {&g_reg_head, &g_reg_head, 0, -1, 0, 0, 0, 0};
 static atomic_int g_orphans;
 static pthread_once_t g_reg_once = PTHREAD_ONCE_INIT;
 
+/* A running exit watcher (mpk__pidfd_open_watcher): the thread's own
+   descriptor of the eventfd it signals. Linked in g_watches under the
+   registry lock, so that the child of a fork, where the thread does not
+   exist, can close its copy of the descriptor. */
+typedef struct watch {
+  struct watch *next, *prev; /* registry lock */
+  pid_t pid;
+  int efd;
+} watch;
+static watch g_watches = {&g_watches, &g_watches, 0, -1};
+
 static void atfork_prepare(void) {
   pthread_mutex_lock(&g_reg_lock);
 }
@@ -107,8 +122,10 @@ static void atfork_parent(void) {
 }
 /* The child of any fork: its parent's children are not its children. Close
    the inherited descriptors (handles in the child never use them: they check
-   that they are used by the process that started them) and forget the
-   nodes, which belong to the parent's copy of the heap. */
+   that they are used by the process that created them) and forget the
+   nodes, which belong to the parent's copy of the heap. The watcher threads
+   were not copied: close their descriptors and free their records (this
+   process's copies). */
 static void atfork_child(void) {
   for (mpk__child *c = g_reg_head.next; c != &g_reg_head; c = c->next) {
     if (c->pidfd >= 0)
@@ -116,6 +133,12 @@ static void atfork_child(void) {
     c->tracked = 0;
   }
   g_reg_head.next = g_reg_head.prev = &g_reg_head;
+  for (watch *w = g_watches.next, *nx; w != &g_watches; w = nx) {
+    nx = w->next;
+    close(w->efd);
+    free(w);
+  }
+  g_watches.next = g_watches.prev = &g_watches;
   atomic_store_explicit(&g_orphans, 0, memory_order_relaxed);
   atomic_store_explicit(&g_pid, getpid(), memory_order_relaxed);
   /* This thread held the lock across fork() (atfork_prepare). */
@@ -178,6 +201,12 @@ void mpk__child_untrack(mpk__child *c) {
   pthread_mutex_unlock(&g_reg_lock);
 }
 
+void mpk__child_set_pidfd(mpk__child *c, int pidfd) {
+  pthread_mutex_lock(&g_reg_lock);
+  c->pidfd = pidfd;
+  pthread_mutex_unlock(&g_reg_lock);
+}
+
 static void free_node(mpk__child *c) {
   if (c->pidfd >= 0)
     close(c->pidfd);
@@ -220,20 +249,24 @@ void mpk__reap_orphans(void) {
   }
 }
 
-/* Reap c (already signalled, or to be joined) and record its status. */
+/* Reap c (already signalled, or to be joined) and record how it ended. */
 static void settle(mpk__child *c, const mpk__deadline *d) {
   int st = 0;
   int rc = mpk__wait_child(c->pid, c->pidfd, d, &st);
-  if (rc == MPK_ETIMEDOUT) {
-    kill(c->pid, SIGKILL); /* unreaped, so the pid is still this child */
+  if (rc != MPK_OK && rc != MPK_ECHILD) {
+    /* A daemon's grace ran out (or there was no descriptor to wait with):
+       still unreaped, so still this child. A joined child is never
+       killed. Then wait in waitpid, which needs no descriptor. */
+    if (!d->forever)
+      mpk__signal_child(c->pid, c->pidfd, SIGKILL);
     mpk__deadline forever;
     mpk__deadline_init(&forever, MPK_FOREVER);
-    rc = mpk__wait_child(c->pid, c->pidfd, &forever, &st);
+    rc = mpk__wait_child(c->pid, -1, &forever, &st);
   }
-  if (rc == MPK_OK) {
-    c->wstatus = st;
-    atomic_store_explicit(&c->reaped, 1, memory_order_release);
-  }
+  c->wstatus = rc == MPK_OK ? st : 0;
+  atomic_store_explicit(&c->reaped,
+                        rc == MPK_OK ? MPK__REAPED_STATUS : MPK__REAPED_LOST,
+                        memory_order_release);
 }
 
 void mpk__children_exit(void) {
@@ -255,7 +288,9 @@ void mpk__children_exit(void) {
   int daemons = 0;
   for (mpk__child *c = list; c; c = c->next)
     if (c->flags & MPK__CHILD_DAEMON) {
-      kill(c->pid, SIGTERM);
+      /* Not reaped by us yet; through its pidfd the signal cannot reach
+         another process even if someone else reaped it. */
+      mpk__signal_child(c->pid, c->pidfd, SIGTERM);
       daemons++;
     }
   if (daemons) {
@@ -324,43 +359,60 @@ _Noreturn void mpk__child_exit(int code) {
 }
 
 /* ---- pidfds and waiting -------------------------------------------------- */
-typedef struct {
-  pid_t pid;
-  int wfd;
-} watch_arg;
 
+/* The watcher writes to its own descriptor of the eventfd once the child
+   has exited; readiness is the counter, not an end-of-file, so descriptor
+   copies inherited by other children (a fork while the watcher waits)
+   cannot delay it. The record is unlinked and the descriptor closed under
+   the registry lock, so a concurrent fork either sees both or neither. */
 static void *watcher_main(void *p) {
-  watch_arg w = *(watch_arg *)p;
-  free(p);
+  watch *w = p;
   siginfo_t si;
-  while (waitid(P_PID, (id_t)w.pid, &si, WEXITED | WNOWAIT) == -1 &&
+  while (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOWAIT) == -1 &&
          errno == EINTR) {
   }
   /* Exited, or already reaped (ECHILD): either way the fd turns readable. */
-  close(w.wfd);
+  uint64_t one = 1;
+  while (write(w->efd, &one, sizeof one) == -1 && errno == EINTR) {
+  }
+  pthread_mutex_lock(&g_reg_lock);
+  w->prev->next = w->next;
+  w->next->prev = w->prev;
+  close(w->efd);
+  pthread_mutex_unlock(&g_reg_lock);
+  free(w);
   return NULL;
 }
 
 int mpk__pidfd_open_watcher(pid_t pid) {
   if (pid <= 0)
     return MPK_EINVAL;
+  reg_ensure();
   /* Fail early, without a thread, when pid is not a child of ours. */
   siginfo_t si;
   si.si_pid = 0;
   if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1 &&
       errno != EINTR)
     return errno_to_mpk(errno);
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) == -1)
+  int fd = eventfd(0, EFD_CLOEXEC);
+  if (fd == -1)
     return errno_to_mpk(errno);
-  watch_arg *w = malloc(sizeof *w);
-  if (w == NULL) {
-    close(fds[0]);
-    close(fds[1]);
-    return MPK_ENOMEM;
+  watch *w = malloc(sizeof *w);
+  int wfd = w ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+  if (wfd == -1) {
+    int rc = w ? errno_to_mpk(errno) : MPK_ENOMEM;
+    free(w);
+    close(fd);
+    return rc;
   }
   w->pid = pid;
-  w->wfd = fds[1];
+  w->efd = wfd;
+  pthread_mutex_lock(&g_reg_lock);
+  w->next = &g_watches;
+  w->prev = g_watches.prev;
+  g_watches.prev->next = w;
+  g_watches.prev = w;
+  pthread_mutex_unlock(&g_reg_lock);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -375,12 +427,16 @@ int mpk__pidfd_open_watcher(pid_t pid) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
   if (e != 0) {
+    pthread_mutex_lock(&g_reg_lock);
+    w->prev->next = w->next;
+    w->next->prev = w->prev;
+    close(w->efd);
+    pthread_mutex_unlock(&g_reg_lock);
     free(w);
-    close(fds[0]);
-    close(fds[1]);
+    close(fd);
     return e == ENOMEM ? MPK_ENOMEM : MPK_EAGAIN;
   }
-  return fds[0];
+  return fd;
 }
 
 int mpk__pidfd_open(pid_t pid) {
@@ -392,6 +448,23 @@ int mpk__pidfd_open(pid_t pid) {
   if (errno == ENOSYS)
     return mpk__pidfd_open_watcher(pid);
   return errno_to_mpk(errno);
+}
+
+int mpk__signal_child(pid_t pid, int pidfd, int sig) {
+  if (pid <= 0)
+    return MPK_EINVAL;
+  if (pidfd >= 0) {
+    if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0)
+      return MPK_OK;
+    if (errno == ESRCH)
+      return MPK_OK; /* already reaped: nothing to signal */
+    if (errno != EBADF && errno != ENOSYS)
+      return errno == EINVAL ? MPK_EINVAL : MPK_EPERM;
+    /* EBADF: the watcher's eventfd, not a pidfd (no pidfds here) */
+  }
+  if (kill(pid, sig) == 0 || errno == ESRCH)
+    return MPK_OK;
+  return errno == EINVAL ? MPK_EINVAL : MPK_EPERM;
 }
 
 int mpk__wait_exit(int fd, const mpk__deadline *d) {

@@ -41,9 +41,11 @@
  * included. _exit() and abnormal deaths skip this; PDEATHSIG then ends the
  * children.
  *
- * Handles belong to the process that started them. A forked child inherits
- * copies of its parent's handles but cannot join, poll or signal those
- * processes (they are its siblings): such calls return MPK_ECHILD.
+ * Handles belong to the process that created them (as in Python). A forked
+ * child inherits copies of its parent's handles but cannot start, join,
+ * poll or signal through them (those processes are its siblings): such
+ * calls return MPK_ECHILD, even when a thread of the parent was using the
+ * handle at the moment of the fork. It may free its copies.
  */
 #ifndef MPK_PROCESS_H
 #define MPK_PROCESS_H
@@ -88,8 +90,13 @@ MPK_API int mpk_process_new(mpk_process_t **p, mpk_process_fn run,
    itself, so a binding failure is this call's error and no `run` happens.
    Errors: MPK_EINVAL (p NULL; cpuset malformed, empty or outside the CPUs
    this process may use), MPK_ESTATE (already started, also by another
-   thread right now), MPK_ENOMEM, MPK_EAGAIN (process or descriptor limit).
-   A failing start leaves p unstarted (it may be started again).
+   thread right now), MPK_ECHILD (p was created by another process: a copy
+   inherited across fork), MPK_ENOMEM, MPK_EAGAIN (process or descriptor
+   limit). A failing start leaves p unstarted (it may be started again) and
+   `run` never ran. Once the child exists, start succeeds: if the child was
+   reaped behind mpk's back before start could watch it (SIGCHLD set to
+   SIG_IGN, a waitpid(-1) elsewhere), join and exitcode then report
+   MPK_ECHILD (status lost) and is_alive 0.
    MT-safe. Call it from a thread that outlives the child (PDEATHSIG). */
 MPK_API int mpk_process_start(mpk_process_t *p);
 
@@ -99,20 +106,25 @@ MPK_API int mpk_process_start(mpk_process_t *p);
    runs, MPK_ESTATE (not started), MPK_EINVAL (p NULL, timeout NaN),
    MPK_ECHILD (not a child of the calling process, or it was reaped behind
    mpk's back, by waitpid(-1) or with SIGCHLD set to SIG_IGN: its exit
-   status is lost).
+   status is lost), MPK_EAGAIN / MPK_ENOMEM (only when start could not get
+   a pidfd and none can be had now either: out of descriptors; nothing
+   changed, try again).
    MT-safe (several threads may join one process). */
 MPK_API int mpk_process_join(mpk_process_t *p, double timeout);
 
 /* 1 while the child runs, 0 before start and once it ended (an ended
-   child is reaped here). MPK_EINVAL (p NULL), MPK_ECHILD (not a child of
-   the calling process). MT-safe. */
+   child is reaped here). MPK_EINVAL (p NULL), MPK_ECHILD (p was created by
+   another process). MT-safe. */
 MPK_API int mpk_process_is_alive(mpk_process_t *p);
 
 /* Send SIGTERM (terminate) or SIGKILL (kill) to the child. MPK_OK, also
-   when it has already ended (no-op, as in Python); MPK_ESTATE (not
-   started), MPK_EINVAL (p NULL), MPK_ECHILD (not a child of the caller).
-   The signal can never hit a recycled pid: the child is only reaped under
-   the same lock. It does not wait: join afterwards. MT-safe. */
+   when it has already ended (no-op, as in Python; an ended child is reaped
+   here); MPK_ESTATE (not started), MPK_EINVAL (p NULL), MPK_ECHILD (p was
+   created by another process). The signal can never hit a recycled pid:
+   it is sent through the child's pidfd, and never after the child was
+   reaped (by mpk_process_* under the same lock, or by the exit-time
+   handling, e.g. when called from a later atexit handler). It does not
+   wait: join afterwards. MT-safe. */
 MPK_API int mpk_process_terminate(mpk_process_t *p);
 MPK_API int mpk_process_kill(mpk_process_t *p);
 
@@ -140,7 +152,8 @@ MPK_API const char *mpk_current_process_name(void);
 /* Free the object. It kills nothing: a child still running goes on, is
    reaped when it ends (by the next mpk process call or at exit) so it never
    stays a zombie, and still counts as a daemon / non-daemon child at exit.
-   NULL is a no-op. Not MT-safe against other calls on the same p. */
+   NULL is a no-op. In a forked child, freeing an inherited copy releases
+   only the copy's memory. Not MT-safe against other calls on the same p. */
 MPK_API void mpk_process_free(mpk_process_t *p);
 
 MPK_END_DECLS

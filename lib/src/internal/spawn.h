@@ -6,8 +6,10 @@
  * child dies with its parent (PR_SET_PDEATHSIG) and starts with a clean
  * per-process state (its own name, its own child numbering, an empty child
  * registry). Waiting for a child never polls in a loop: a pidfd (or, on
- * kernels without pidfd_open, a pipe closed by a watcher thread) is poll()ed
- * with a CLOCK_MONOTONIC deadline, then the child is reaped with waitpid.
+ * kernels without pidfd_open, an eventfd signalled by a watcher thread) is
+ * poll()ed with a CLOCK_MONOTONIC deadline, then the child is reaped with
+ * waitpid. Signals go through the pidfd when there is one, so they cannot
+ * reach another process that reuses a reaped child's pid.
  *
  * The child registry remembers every child whose end must be settled when
  * this process exits: daemon children are terminated (SIGTERM, then SIGKILL
@@ -18,8 +20,9 @@
  *
  * Per-process state after a fork: the registry lock is held across every
  * fork() (pthread_atfork), and the child of ANY fork (mpk's or the user's)
- * starts with an empty registry and closes the pidfds it inherited, so a
- * child never waits for, signals or reaps its parent's children. Names and
+ * starts with an empty registry and closes the pidfds (and watcher
+ * descriptors) it inherited, so a child never waits for, signals or reaps
+ * its parent's children. Names and
  * numbering are reset only by mpk__fork (a raw fork() keeps the parent's
  * name, as os.fork() does in Python).
  */
@@ -87,9 +90,12 @@ char *mpk__next_child_name(void);
 
 /* Open a descriptor that polls readable (POLLIN) once `pid` has exited.
    It is a pidfd (pidfd_open(2), close-on-exec); on kernels without
-   pidfd_open (ENOSYS) it is the read end of a close-on-exec pipe whose write
-   end a detached watcher thread closes when waitid(WEXITED | WNOWAIT) sees
-   the exit (mpk__pidfd_open_watcher). Either way the child is NOT reaped.
+   pidfd_open (ENOSYS) it is a close-on-exec eventfd that a detached watcher
+   thread increments when waitid(WEXITED | WNOWAIT) sees the exit
+   (mpk__pidfd_open_watcher). Readiness never depends on other processes
+   closing descriptors, so children forked later do not delay it, and the
+   child of a fork closes the watcher's descriptor it inherited. Either way
+   the child is NOT reaped.
    `pid` must be an unreaped child of this process (a real pidfd also works
    for other processes; the watcher refuses them with MPK_ECHILD). Returns
    the fd (>= 0) or MPK_EINVAL (pid <= 0), MPK_ECHILD (no such process),
@@ -100,6 +106,15 @@ int mpk__pidfd_open(pid_t pid);
 /* The ENOSYS fallback of mpk__pidfd_open, always used; exposed so that it
    can be tested on kernels that do have pidfd_open. Same contract. */
 int mpk__pidfd_open_watcher(pid_t pid);
+
+/* Send `sig` to the child `pid`. With `pidfd` >= 0 (from mpk__pidfd_open)
+   a real pidfd is used (pidfd_send_signal): the signal can never reach
+   another process, even if the child was reaped and its pid reused. With
+   pidfd < 0, or the watcher's descriptor (no pidfds on this kernel), it is
+   kill(2): then the caller must know that `pid` is still an unreaped child
+   of this process. MPK_OK (also when the child is already gone: ESRCH),
+   MPK_EINVAL (pid <= 0, bad signal), MPK_EPERM. MT-safe, AS-safe. */
+int mpk__signal_child(pid_t pid, int pidfd, int sig);
 
 /* Wait until `fd` (from mpk__pidfd_open) polls readable, i.e. the child has
    exited, or the deadline passes. Does not reap. EINTR is retried with the
@@ -144,13 +159,19 @@ typedef struct mpk__child {
   int pidfd;                      /* from mpk__pidfd_open, or -1 */
   unsigned flags;                 /* MPK__CHILD_* */
   int tracked;                    /* 1 while linked (registry lock) */
-  /* Set when the exit-time handling reaped the child, so that a handle
-     asked later (e.g. by a C++ static destructor) still learns its status:
-     wstatus is written first, then reaped is stored with release order;
-     readers load reaped with acquire order before reading wstatus. */
+  /* Set by the exit-time handling once it settled the child, so that a
+     handle asked later (e.g. by a C++ static destructor or another atexit
+     handler) neither waits for nor signals the pid again (it may have been
+     reused) and still learns the status: MPK__REAPED_STATUS (reaped,
+     wstatus valid) or MPK__REAPED_LOST (it had been reaped behind mpk's
+     back). wstatus is written first, then reaped is stored with release
+     order; readers load reaped with acquire order before reading wstatus.
+     0 while not settled. */
   int wstatus;
   _Atomic int reaped;
 } mpk__child;
+
+enum { MPK__REAPED_STATUS = 1, MPK__REAPED_LOST = 2 };
 
 /* Link `c` into the registry (no-op if already tracked). The caller still
    owns c and c->pidfd. MT-safe. */
@@ -159,6 +180,11 @@ void mpk__child_track(mpk__child *c);
 /* Unlink `c` (no-op if not tracked), e.g. after the caller reaped it.
    MT-safe. */
 void mpk__child_untrack(mpk__child *c);
+
+/* Replace c->pidfd (e.g. a descriptor opened after tracking) under the
+   registry lock, so that a concurrent fork's child closes the right one.
+   The caller still owns the descriptor. MT-safe. */
+void mpk__child_set_pidfd(mpk__child *c, int pidfd);
 
 /* Hand a tracked, malloc()ed node to the registry: from now on the registry
    owns c and c->pidfd, reaps the child when it has exited (at the next
