@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "internal/rmutex.h"
+#include "internal/robust.h"
 #include "mpk/error.h"
 #include "mpk/shm.h"
 

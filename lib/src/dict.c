@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "internal/dict.h"
-#include "internal/rmutex.h"
+#include "internal/robust.h"
 #include "mpk/error.h"
 #include "mpk/shm.h"
 
@@ -79,7 +79,7 @@ struct mpk_dict {
   long count;       /* live entries; recounted on MPK_EOWNERDEAD */
   long used;        /* live entries + tombstones; recounted likewise */
   long repairs;     /* times a holder died and repair_locked ran */
-  mpk__rmutex lock; /* robust, process-shared, errorcheck */
+  mpk__rmutex lock; /* robust, process-shared, errorcheck (40 bytes) */
   char pad[128 - 40 - sizeof(mpk__rmutex)];
 };
 _Static_assert(sizeof(mpk__rmutex) <= 128 - 40, "mutex fits the block");
@@ -194,11 +194,12 @@ int mpk_dict_new(mpk_dict_t **out) {
   mpk_dict_t *d = mpk_shm_calloc(1, sizeof *d);
   if (d == NULL)
     return MPK_ENOMEM;
-  dict_table *t = table_new(MIN_CAP);
-  if (t == NULL || mpk__rmutex_init(&d->lock) != MPK_OK) {
-    mpk_shm_free(t);
+  /* MPK_ENOSYS where robust lists are unusable (internal/robust.h). */
+  int rc = mpk__rmutex_init(&d->lock);
+  dict_table *t = rc == MPK_OK ? table_new(MIN_CAP) : NULL;
+  if (t == NULL) {
     mpk_shm_free(d);
-    return MPK_ENOMEM;
+    return rc != MPK_OK ? rc : MPK_ENOMEM;
   }
   atomic_init(&d->table, t);
   d->magic = DICT_MAGIC;

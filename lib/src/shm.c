@@ -74,7 +74,7 @@
 #include <unistd.h>
 
 #include "internal/config.h"
-#include "internal/rmutex.h"
+#include "internal/robust.h"
 #include "mpk/error.h"
 #include "mpk/shm.h"
 
@@ -90,13 +90,17 @@ _Static_assert(sizeof(size_t) == 8, "the shared heap needs a 64-bit target");
    end included, must stay below 2^38 bytes. */
 #define REGION_MAX (((size_t)1 << 38) - MPK__SPAN)
 #define REGION_MAGIC 0x316d68735f6b706dULL /* "mpk_shm1" */
-#define REGION_VERSION 2u                  /* 2: the `freed` line */
+#define REGION_VERSION 3u /* 2: the `freed` line; 3: span_lock is an
+                              mpk__rmutex futex word, not a pthread mutex */
 
 /* ---- process-local state (copied into every forked child) ------------- */
 
 mpk__shm_layout mpk__shm_g; /* (internal/shm_span.h) */
 static _Atomic(struct mpk__shm_region *) g_ready;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+/* Why the region could not be set up (read after g_once): MPK_ENOMEM, or
+   MPK_ENOSYS where robust locks are unusable (internal/robust.h). */
+static int g_init_rc = MPK_ENOMEM;
 
 /* Size classes in 64-byte units: 64 B .. 512 B by 64, then four steps per
    power of two up to 32 KiB (at most 25 % internal waste). */
@@ -360,8 +364,9 @@ static void init_once(void) {
     if (sz <= floor)
       return;
   }
-  if (region_format(base, want) != MPK_OK ||
-      pthread_key_create(&slot_key, slot_release) != 0) {
+  int rc = region_format(base, want);
+  if (rc != MPK_OK || pthread_key_create(&slot_key, slot_release) != 0) {
+    g_init_rc = rc != MPK_OK ? rc : MPK_ENOMEM;
     munmap(base, want);
     return;
   }
@@ -391,7 +396,7 @@ static inline struct mpk__shm_region *region(void) {
 }
 
 int mpk__shm_init(void) {
-  return region() != NULL ? MPK_OK : MPK_ENOMEM;
+  return region() != NULL ? MPK_OK : g_init_rc;
 }
 
 /* Whether unit `off` of the data area, in span s whose entry m is SMALL,

@@ -3,10 +3,37 @@
  * within its timeout, holds the lock, and the lock works normally after.
  * A Condition waiter whose lock's holder died gets MPK_EOWNERDEAD from the
  * re-acquire. */
+#include <errno.h>
 #include <pthread.h>
 
-#include "internal/rmutex.h"
 #include "test-sync-util.h"
+
+/* A glibc robust, process-shared, error-checking pthread mutex, as other
+   code in an mpk program may use: mpk's locks share each thread's kernel
+   robust list with these. Results mapped to MPK codes. */
+static int glibc_init(pthread_mutex_t *m) {
+  pthread_mutexattr_t a;
+  CHECK_EQ(pthread_mutexattr_init(&a), 0);
+  CHECK_EQ(pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED), 0);
+  CHECK_EQ(pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST), 0);
+  CHECK_EQ(pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK), 0);
+  int r = pthread_mutex_init(m, &a);
+  pthread_mutexattr_destroy(&a);
+  return -r;
+}
+
+static int glibc_lock(pthread_mutex_t *m) {
+  int r = pthread_mutex_lock(m);
+  if (r == EOWNERDEAD) {
+    CHECK_EQ(pthread_mutex_consistent(m), 0);
+    return MPK_EOWNERDEAD;
+  }
+  return -r;
+}
+
+static int glibc_unlock(pthread_mutex_t *m) {
+  return -pthread_mutex_unlock(m);
+}
 
 struct victim {
   mpk_lock_t *l;
@@ -150,11 +177,11 @@ static void test_cond_reacquire_ownerdead(void) {
 }
 
 /* mpk Locks share each thread's kernel robust list with glibc's robust
-   mutexes (mpk__rmutex). Mixed, out-of-order acquires and releases keep
+   mutexes. Mixed, out-of-order acquires and releases keep
    the list intact: after the holder is killed, exactly the locks it still
    held report MPK_EOWNERDEAD and the others are simply free. */
 struct mixed {
-  mpk__rmutex ga, gb, gc; /* glibc robust mutexes */
+  pthread_mutex_t ga, gb, gc; /* glibc robust mutexes */
   mpk_lock_t *l[4];
   _Atomic int stage;
 };
@@ -162,31 +189,31 @@ struct mixed {
 static int child_mixed(void *arg) {
   struct mixed *m = arg;
   for (int round = 0; round < 100; round++) {
-    CHECK_OK(mpk__rmutex_lock_forever(&m->ga));
+    CHECK_OK(glibc_lock(&m->ga));
     CHECK_OK(mpk_lock_acquire(m->l[0], 0));
-    CHECK_OK(mpk__rmutex_lock_forever(&m->gb));
+    CHECK_OK(glibc_lock(&m->gb));
     CHECK_OK(mpk_lock_acquire(m->l[1], 0));
     CHECK_OK(mpk_lock_acquire(m->l[2], 0));
     /* release from the middle of the list, both kinds */
-    CHECK_OK(mpk__rmutex_unlock(&m->gb));
+    CHECK_OK(glibc_unlock(&m->gb));
     CHECK_OK(mpk_lock_release(m->l[1]));
-    CHECK_OK(mpk__rmutex_lock_forever(&m->gc));
+    CHECK_OK(glibc_lock(&m->gc));
     CHECK_OK(mpk_lock_release(m->l[0]));
-    CHECK_OK(mpk__rmutex_unlock(&m->ga));
+    CHECK_OK(glibc_unlock(&m->ga));
     CHECK_OK(mpk_lock_acquire(m->l[3], 0));
-    CHECK_OK(mpk__rmutex_unlock(&m->gc));
+    CHECK_OK(glibc_unlock(&m->gc));
     CHECK_OK(mpk_lock_release(m->l[2]));
     CHECK_OK(mpk_lock_release(m->l[3]));
   }
   /* Die holding ga, l[1], gc, l[3]. */
-  CHECK_OK(mpk__rmutex_lock_forever(&m->ga));
+  CHECK_OK(glibc_lock(&m->ga));
   CHECK_OK(mpk_lock_acquire(m->l[0], 0));
   CHECK_OK(mpk_lock_acquire(m->l[1], 0));
-  CHECK_OK(mpk__rmutex_lock_forever(&m->gb));
-  CHECK_OK(mpk__rmutex_lock_forever(&m->gc));
+  CHECK_OK(glibc_lock(&m->gb));
+  CHECK_OK(glibc_lock(&m->gc));
   CHECK_OK(mpk_lock_acquire(m->l[3], 0));
   CHECK_OK(mpk_lock_release(m->l[0]));
-  CHECK_OK(mpk__rmutex_unlock(&m->gb));
+  CHECK_OK(glibc_unlock(&m->gb));
   atomic_store(&m->stage, 1);
   for (;;)
     pause();
@@ -195,36 +222,36 @@ static int child_mixed(void *arg) {
 
 static void test_mixed_with_glibc_robust_mutexes(void) {
   struct mixed *m = shared(sizeof *m);
-  CHECK_OK(mpk__rmutex_init(&m->ga));
-  CHECK_OK(mpk__rmutex_init(&m->gb));
-  CHECK_OK(mpk__rmutex_init(&m->gc));
+  CHECK_OK(glibc_init(&m->ga));
+  CHECK_OK(glibc_init(&m->gb));
+  CHECK_OK(glibc_init(&m->gc));
   for (int i = 0; i < 4; i++)
     CHECK_OK(mpk_lock_new(&m->l[i]));
   pid_t pid = check_fork(child_mixed, m);
   flag_wait(&m->stage, 1);
   kill_child(pid);
-  CHECK_RC(mpk__rmutex_lock_forever(&m->ga), MPK_EOWNERDEAD);
-  CHECK_RC(mpk__rmutex_lock_forever(&m->gb), MPK_OK);
-  CHECK_RC(mpk__rmutex_lock_forever(&m->gc), MPK_EOWNERDEAD);
+  CHECK_RC(glibc_lock(&m->ga), MPK_EOWNERDEAD);
+  CHECK_RC(glibc_lock(&m->gb), MPK_OK);
+  CHECK_RC(glibc_lock(&m->gc), MPK_EOWNERDEAD);
   CHECK_RC(mpk_lock_acquire(m->l[0], 1), MPK_OK);
   CHECK_RC(mpk_lock_acquire(m->l[1], 1), MPK_EOWNERDEAD);
   CHECK_RC(mpk_lock_acquire(m->l[2], 1), MPK_OK);
   CHECK_RC(mpk_lock_acquire(m->l[3], 1), MPK_EOWNERDEAD);
   /* Our own list holds all seven now; release in a scrambled order. */
   CHECK_OK(mpk_lock_release(m->l[2]));
-  CHECK_OK(mpk__rmutex_unlock(&m->gb));
+  CHECK_OK(glibc_unlock(&m->gb));
   CHECK_OK(mpk_lock_release(m->l[0]));
-  CHECK_OK(mpk__rmutex_unlock(&m->ga));
+  CHECK_OK(glibc_unlock(&m->ga));
   CHECK_OK(mpk_lock_release(m->l[3]));
-  CHECK_OK(mpk__rmutex_unlock(&m->gc));
+  CHECK_OK(glibc_unlock(&m->gc));
   CHECK_OK(mpk_lock_release(m->l[1]));
   for (int i = 0; i < 4; i++) {
     CHECK_EQ(mpk_lock_locked(m->l[i]), 0);
     mpk_lock_free(m->l[i]);
   }
-  mpk__rmutex_destroy(&m->ga);
-  mpk__rmutex_destroy(&m->gb);
-  mpk__rmutex_destroy(&m->gc);
+  pthread_mutex_destroy(&m->ga);
+  pthread_mutex_destroy(&m->gb);
+  pthread_mutex_destroy(&m->gc);
   mpk_shm_free(m);
 }
 

@@ -6,7 +6,8 @@
 
 /* Reserve the shared region now if it is not yet (idempotent, MT-safe).
    Every mpk call that forks calls this first, so the region is mapped before
-   the fork and shared with the child. MPK_OK or MPK_ENOMEM. */
+   the fork and shared with the child. MPK_OK, MPK_ENOMEM, or MPK_ENOSYS where
+   robust locks are unusable. */
 int mpk__shm_init(void);
 
 /* ---- for the tests only ---- */

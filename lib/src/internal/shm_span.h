@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "internal/rmutex.h"
+#include "internal/robust.h"
 
 #define MPK__SPAN_SHIFT 16
 #define MPK__SPAN ((size_t)1 << MPK__SPAN_SHIFT)

@@ -32,10 +32,9 @@
  * Waiting. Only the holder of a side lock waits for its condition (room for
  * its message / a message), so at most one process sleeps on each of
  * `space_seq` / `data_seq`; the others queue on the lock itself (FIFO among
- * producers follows). A waiter (wait.c) spins briefly (mpk__cpu_relax with
- * back-off, bounded; cut short when /proc/loadavg shows more runnable tasks
- * than CPUs, and shortened for a while after this thread was seen
- * preempted), then sets a sleeper flag and sleeps on the futex
+ * producers follows). A waiter (wait.c) spins briefly with the library's
+ * policy (internal/spin.h: bounded back-off, cut short on an oversubscribed
+ * machine), then sets a sleeper flag and sleeps on the futex
  * word. The waker publishes (seq_cst store), then reads the flag
  * (seq_cst load): the Dekker pair guarantees that either the waiter sees
  * the new state before sleeping or the waker sees the flag, claims it
@@ -53,7 +52,7 @@
 
 #include "internal/clock.h"
 #include "internal/futex.h"
-#include "internal/rmutex.h"
+#include "internal/robust.h"
 #include "mpk/error.h"
 #include "mpk/shm.h"
 #include "queue/queue_internal.h"
@@ -167,12 +166,10 @@ int mpk_queue_new(mpk_queue_t **out, size_t capacity_bytes, int flags) {
   if (q == NULL)
     return MPK_ENOMEM;
   memset(q, 0, sizeof(struct mpk_queue));
+  /* MPK_ENOSYS where robust lists are unusable (internal/robust.h). */
   int r = mpk__rmutex_init(&q->plock);
-  if (r == MPK_OK) {
+  if (r == MPK_OK)
     r = mpk__rmutex_init(&q->clock_);
-    if (r != MPK_OK)
-      mpk__rmutex_destroy(&q->plock);
-  }
   if (r != MPK_OK) {
     mpk_shm_free(q);
     return r;

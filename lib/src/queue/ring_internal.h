@@ -15,7 +15,7 @@
 
 #include "internal/clock.h"
 #include "internal/futex.h"
-#include "internal/rmutex.h"
+#include "internal/robust.h"
 #include "mpk/queue.h"
 
 #define QUEUE_MAGIC 0x4d504b51u /* "MPKQ" */

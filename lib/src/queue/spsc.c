@@ -71,7 +71,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "internal/sync.h"
+#include "internal/robust.h"
 #include "queue/ring_internal.h"
 
 /* ---- ownership ----------------------------------------------------------- */

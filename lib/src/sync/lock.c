@@ -1,4 +1,4 @@
-/* lock.c - Lock: one mpk__robust (internal/sync.h) in a cache line. */
+/* lock.c - Lock: one mpk__rmutex (internal/robust.h) in a cache line. */
 #include "internal/sync.h"
 
 #include "mpk/shm.h"
@@ -9,7 +9,7 @@ int mpk_lock_new(mpk_lock_t **out) {
   mpk_lock_t *l = mpk_shm_alloc(sizeof *l);
   if (l == NULL)
     return MPK_ENOMEM;
-  int r = mpk__robust_init(&l->r);
+  int r = mpk__rmutex_init(&l->r);
   if (r != MPK_OK) {
     mpk_shm_free(l);
     return r;
@@ -24,16 +24,16 @@ int mpk_lock_new(mpk_lock_t **out) {
 __attribute__((noinline)) static int acquire_slow(mpk_lock_t *l,
                                                   double timeout) {
   if (timeout == 0)
-    return mpk__robust_lock_slow(&l->r, NULL);
+    return mpk__rmutex_lock_slow(&l->r, NULL);
   mpk__deadline d;
   mpk__deadline_init(&d, timeout);
-  return mpk__robust_lock_slow(&l->r, &d);
+  return mpk__rmutex_lock_slow(&l->r, &d);
 }
 
 int mpk_lock_acquire(mpk_lock_t *l, double timeout) {
   if (!mpk__lock_valid(l) || mpk__timeout_bad(timeout))
     return MPK_EINVAL;
-  if (mpk__robust_trylock_fast(&l->r)) /* no clock read when free */
+  if (mpk__rmutex_trylock_fast(&l->r)) /* no clock read when free */
     return MPK_OK;
   return acquire_slow(l, timeout);
 }
@@ -41,13 +41,13 @@ int mpk_lock_acquire(mpk_lock_t *l, double timeout) {
 int mpk_lock_release(mpk_lock_t *l) {
   if (!mpk__lock_valid(l))
     return MPK_EINVAL;
-  return mpk__robust_unlock(&l->r);
+  return mpk__rmutex_unlock(&l->r);
 }
 
 int mpk_lock_locked(mpk_lock_t *l) {
   if (!mpk__lock_valid(l))
     return MPK_EINVAL;
-  return mpk__robust_locked(&l->r);
+  return mpk__rmutex_locked(&l->r);
 }
 
 void mpk_lock_free(mpk_lock_t *l) {
@@ -55,8 +55,7 @@ void mpk_lock_free(mpk_lock_t *l) {
     return;
   /* A lock freed by its holder must leave the holder's robust list first:
      the list would otherwise point into a freed block. */
-  if (mpk__robust_held(&l->r))
-    mpk__robust_unlock(&l->r);
+  mpk__rmutex_destroy(&l->r);
   l->magic = MPK__SYNC_FREED;
   mpk_shm_free(l);
 }

@@ -1,4 +1,4 @@
-/* rlock.c - RLock: an mpk__robust plus a recursion count kept by the owner.
+/* rlock.c - RLock: an mpk__rmutex plus a recursion count kept by the owner.
  * The layout (struct mpk_rlock) is in internal/sync.h. */
 #include "internal/sync.h"
 
@@ -14,7 +14,7 @@ int mpk_rlock_new(mpk_rlock_t **out) {
   mpk_rlock_t *l = mpk_shm_alloc(sizeof *l);
   if (l == NULL)
     return MPK_ENOMEM;
-  int r = mpk__robust_init(&l->r);
+  int r = mpk__rmutex_init(&l->r);
   if (r != MPK_OK) {
     mpk_shm_free(l);
     return r;
@@ -28,21 +28,21 @@ int mpk_rlock_new(mpk_rlock_t **out) {
 int mpk_rlock_acquire(mpk_rlock_t *l, double timeout) {
   if (!valid(l) || mpk__timeout_bad(timeout))
     return MPK_EINVAL;
-  if (mpk__robust_held(&l->r)) { /* ours: one level deeper */
+  if (mpk__rmutex_held(&l->r)) { /* ours: one level deeper */
     if (l->count == UINT32_MAX)
       return MPK_EOVERFLOW;
     l->count++;
     return MPK_OK;
   }
   int r;
-  if (mpk__robust_trylock_fast(&l->r)) {
+  if (mpk__rmutex_trylock_fast(&l->r)) {
     r = MPK_OK;
   } else if (timeout == 0) {
-    r = mpk__robust_lock_slow(&l->r, NULL);
+    r = mpk__rmutex_lock_slow(&l->r, NULL);
   } else {
     mpk__deadline d;
     mpk__deadline_init(&d, timeout);
-    r = mpk__robust_lock_slow(&l->r, &d);
+    r = mpk__rmutex_lock_slow(&l->r, &d);
   }
   /* A dead owner's depth is forgotten: the count starts afresh. */
   if (r == MPK_OK || r == MPK_EOWNERDEAD)
@@ -53,21 +53,20 @@ int mpk_rlock_acquire(mpk_rlock_t *l, double timeout) {
 int mpk_rlock_release(mpk_rlock_t *l) {
   if (!valid(l))
     return MPK_EINVAL;
-  if (!mpk__robust_held(&l->r))
+  if (!mpk__rmutex_held(&l->r))
     return MPK_EPERM;
   if (l->count > 1) {
     l->count--;
     return MPK_OK;
   }
   l->count = 0;
-  return mpk__robust_unlock(&l->r);
+  return mpk__rmutex_unlock(&l->r);
 }
 
 void mpk_rlock_free(mpk_rlock_t *l) {
   if (!valid(l))
     return;
-  if (mpk__robust_held(&l->r)) /* leave our robust list first */
-    mpk__robust_unlock(&l->r);
+  mpk__rmutex_destroy(&l->r); /* leave our robust list first */
   l->magic = MPK__SYNC_FREED;
   mpk_shm_free(l);
 }

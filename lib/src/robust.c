@@ -1,10 +1,12 @@
-/* robust.c - the robust futex lock under Lock and RLock (internal/sync.h),
- * and the per-thread state it needs: thread id and robust-list head. */
-#include "internal/sync.h"
+/* robust.c - the robust lock of mpk (internal/robust.h) and the per-thread
+ * state it needs: thread id and robust-list head. */
+#include "internal/robust.h"
 
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "internal/spin.h"
 
 __thread uint32_t mpk__tid_cache __attribute__((tls_model("initial-exec")));
 __thread struct robust_list_head *mpk__rhead_cache
@@ -25,7 +27,7 @@ static void register_atfork(void) {
 }
 
 /* The robust list the C library registered for this thread, if it has the
-   layout mpk__robust relies on; NULL otherwise. */
+   layout mpk__rmutex relies on; NULL otherwise. */
 static struct robust_list_head *find_head(void) {
 #if defined(__GLIBC__) && UINTPTR_MAX == UINT64_MAX
   /* glibc's 64-bit pthread_mutex_t: word at 0, list prev/next at 24/32. */
@@ -56,18 +58,18 @@ uint32_t mpk__thread_init(void) {
   return t;
 }
 
-int mpk__robust_init(mpk__robust *r) {
+int mpk__rmutex_init(mpk__rmutex *m) {
   mpk__tid();
   if (mpk__rhead_cache == NULL)
     return MPK_ENOSYS;
-  *r = (mpk__robust){0};
-  atomic_init(&r->word, 0);
+  *m = (mpk__rmutex){0};
+  atomic_init(&m->word, 0);
   return MPK_OK;
 }
 
 /* Everything but the uncontended case: the lock is held, or its owner died,
    or the thread is not set up yet. */
-int mpk__robust_lock_slow(mpk__robust *r, const mpk__deadline *d) {
+int mpk__rmutex_lock_slow(mpk__rmutex *m, const mpk__deadline *d) {
   uint32_t tid = mpk__tid();
   struct robust_list_head *h = mpk__rhead_cache;
   if (h == NULL)
@@ -75,12 +77,12 @@ int mpk__robust_lock_slow(mpk__robust *r, const mpk__deadline *d) {
   /* Pending for the whole call, as glibc does: killed after a wake-up
      meant for us but before taking the lock, the kernel passes that wake-up
      on to the next waiter (it sees the pending node with a free word). */
-  h->list_op_pending = (struct robust_list *)(void *)&r->next;
+  h->list_op_pending = (struct robust_list *)(void *)&m->next;
   atomic_signal_fence(memory_order_seq_cst);
   mpk__spin sp = MPK__SPIN_INIT(d);
   bool slept = false;
   int rc;
-  uint32_t old = atomic_load_explicit(&r->word, memory_order_relaxed);
+  uint32_t old = atomic_load_explicit(&m->word, memory_order_relaxed);
   for (;;) {
     if ((old & FUTEX_TID_MASK) == 0) {
       /* Free, perhaps with OWNER_DIED. Keep FUTEX_WAITERS if it was set,
@@ -88,10 +90,10 @@ int mpk__robust_lock_slow(mpk__robust *r, const mpk__deadline *d) {
          must wake one of them. */
       uint32_t want =
           tid | (old & FUTEX_WAITERS) | (slept ? FUTEX_WAITERS : 0u);
-      if (atomic_compare_exchange_weak_explicit(&r->word, &old, want,
+      if (atomic_compare_exchange_weak_explicit(&m->word, &old, want,
                                                 memory_order_acquire,
                                                 memory_order_relaxed)) {
-        mpk__robust_link(h, r);
+        mpk__rmutex_link(h, m);
         rc = (old & FUTEX_OWNER_DIED) ? MPK_EOWNERDEAD : MPK_OK;
         break;
       }
@@ -102,7 +104,7 @@ int mpk__robust_lock_slow(mpk__robust *r, const mpk__deadline *d) {
       break;
     }
     if (d != NULL && mpk__spin_more(&sp)) {
-      old = atomic_load_explicit(&r->word, memory_order_relaxed);
+      old = atomic_load_explicit(&m->word, memory_order_relaxed);
       continue;
     }
     if (d == NULL || mpk__deadline_expired(d)) {
@@ -112,7 +114,7 @@ int mpk__robust_lock_slow(mpk__robust *r, const mpk__deadline *d) {
     if (!(old & FUTEX_WAITERS)) {
       /* Ask the holder (or the kernel, if it dies) to wake us. */
       if (!atomic_compare_exchange_weak_explicit(
-              &r->word, &old, old | FUTEX_WAITERS, memory_order_relaxed,
+              &m->word, &old, old | FUTEX_WAITERS, memory_order_relaxed,
               memory_order_relaxed))
         continue;
       old |= FUTEX_WAITERS;
@@ -121,8 +123,8 @@ int mpk__robust_lock_slow(mpk__robust *r, const mpk__deadline *d) {
     /* Returns on a wake-up, a changed word, EINTR or the deadline; the
        loop re-reads the word and tries again in every case (a waiter that
        was woken always gets its try, even at the deadline). */
-    mpk__futex_wait(&r->word, old, d);
-    old = atomic_load_explicit(&r->word, memory_order_relaxed);
+    mpk__futex_wait(&m->word, old, d);
+    old = atomic_load_explicit(&m->word, memory_order_relaxed);
   }
   atomic_signal_fence(memory_order_seq_cst);
   h->list_op_pending = NULL;
