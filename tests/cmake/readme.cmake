@@ -1,0 +1,1 @@
+mpk_test(readme example)
