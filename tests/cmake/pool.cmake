@@ -1,0 +1,11 @@
+# The pool (mpk/pool.h): scheduling arithmetic, both backends, faults.
+mpk_test(pool sched TIMEOUT 60)
+mpk_test(pool basic TIMEOUT 120)
+mpk_test(pool threads LABELS unit tsan TIMEOUT 120)
+mpk_test(pool errors TIMEOUT 120)
+mpk_test(pool kill DIR fault LABELS fault TIMEOUT 120)
+mpk_test(pool reduce TIMEOUT 150)
+mpk_test(pool async LABELS unit tsan TIMEOUT 120)
+mpk_test(pool recycle TIMEOUT 120)
+mpk_test(pool hybrid LIBS OpenMP::OpenMP_C TIMEOUT 120)
+mpk_test(pool stress DIR stress LABELS stress TIMEOUT 120)

@@ -1,0 +1,441 @@
+/* pool.kill: workers die. A worker SIGKILLed in the middle of a map fails
+   that call with MPK_EWORKER (signal in mpk_pool_last_error) within a
+   second, is replaced (new pid, same binding) and the next call works; async
+   calls in flight complete and their callbacks run once; kernels that crash
+   or exit; idle workers killed; the parent killed (workers gone within a
+   second, fork and fork-server start methods); no zombie is left. */
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "mpk/pool.h"
+#include "mpk/shm.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#else
+#define SANITIZED 0
+#endif
+
+static _Atomic long *g_progress; /* shared, allocated before any pool */
+static mpk_start g_start = MPK_START_FORK;
+
+static mpk_pool_t *mk(int workers) {
+  mpk_pool_opts o;
+  mpk_pool_opts_init(&o);
+  o.workers = workers;
+  o.start = g_start;
+  mpk_pool_t *p = NULL;
+  CHECK_OK(mpk_pool_create(&p, &o));
+  mpk_pool_info info;
+  CHECK_OK(mpk_pool_info_get(p, &info));
+  CHECK_EQ(info.start, g_start);
+  return p;
+}
+
+/* The pid of worker i once it has one (0 while it is being replaced). */
+static pid_t pid_of(mpk_pool_t *p, int i) {
+  double t0 = check_now();
+  pid_t pid;
+  while ((pid = mpk_pool_worker_pid(p, i)) <= 0) {
+    CHECK_MSG(check_now() - t0 < 5, "worker %d has no pid", i);
+    check_sleep(0.0005);
+  }
+  return pid;
+}
+
+/* 1 when pid is gone or a zombie that is not ours (reparented to init). */
+static int dead(pid_t pid) {
+  if (check_pid_gone(pid))
+    return 1;
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return 1;
+  int n = (int)fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n > 0 ? n : 0] = '\0';
+  char *rp = strrchr(buf, ')');
+  return rp && rp[1] == ' ' && rp[2] == 'Z';
+}
+
+static int slow_square(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  long x = *(const long *)in;
+  atomic_fetch_add(g_progress, 1);
+  check_sleep(0.003);
+  *(long *)out = x * x;
+  return 0;
+}
+
+static int fast_square(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  long x = *(const long *)in;
+  *(long *)out = x * x;
+  return 0;
+}
+
+typedef struct {
+  mpk_pool_t *p;
+  int worker;
+  long after;       /* kill once this many elements have started */
+  double killed_at; /* check_now() at the kill */
+  pid_t victim;
+} killer_arg;
+
+static void *killer(void *arg) {
+  killer_arg *k = arg;
+  while (atomic_load(g_progress) < k->after)
+    check_sleep(0.0005);
+  k->victim = pid_of(k->p, k->worker);
+  k->killed_at = check_now();
+  kill(k->victim, SIGKILL);
+  return NULL;
+}
+
+/* Is every PU the calling thread may use in the list "a-b,c"? */
+static int affinity_within(const char *list) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0)
+    return 0;
+  for (int c = 0; c < CPU_SETSIZE; c++) {
+    if (!CPU_ISSET(c, &set))
+      continue;
+    int in = 0;
+    const char *s = list;
+    while (*s && !in) {
+      char *end;
+      long a = strtol(s, &end, 10), b = a;
+      if (*end == '-')
+        b = strtol(end + 1, &end, 10);
+      in = c >= a && c <= b;
+      s = *end == ',' ? end + 1 : end;
+      if (*end != ',' && *end != '\0')
+        break;
+    }
+    if (!in)
+      return 0;
+  }
+  return 1;
+}
+
+typedef struct {
+  char lists[4][64];
+} lists_ctx;
+
+typedef struct {
+  int id, pinned;
+  pid_t pid;
+} where;
+
+static int where_am_i(const void *in, void *out, void *ctx) {
+  (void)in;
+  const lists_ctx *lc = ctx;
+  where *w = out;
+  w->pid = getpid();
+  w->id = mpk_worker_id();
+  w->pinned = affinity_within(lc->lists[w->id]);
+  check_sleep(0.002); /* long enough for every worker to get some */
+  return 0;
+}
+
+static void check_map_works(mpk_pool_t *p) {
+  long in[300], out[300];
+  for (int i = 0; i < 300; i++)
+    in[i] = i;
+  mpk_sched s = {MPK_SCHED_DYNAMIC, 7};
+  CHECK_OK(mpk_pool_map(p, fast_square, in, sizeof(long), out, sizeof(long),
+                        300, NULL, 0, s));
+  for (int i = 0; i < 300; i++)
+    CHECK_EQ(out[i], (long)i * i);
+}
+
+static void test_kill_mid_map(void) {
+  mpk_pool_t *p = mk(2);
+  char cpus_before[64], cpus_after[64];
+  CHECK_OK(mpk_pool_worker_cpuset(p, 0, cpus_before, sizeof cpus_before));
+  size_t n = 400; /* 400 x 3 ms on 2 workers: 0.6 s */
+  long *in = malloc(n * sizeof(long)), *out = malloc(n * sizeof(long));
+  for (size_t i = 0; i < n; i++)
+    in[i] = (long)i;
+  atomic_store(g_progress, 0);
+  killer_arg k = {p, 0, 40, 0, 0};
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, killer, &k) == 0);
+  mpk_sched s = {MPK_SCHED_DYNAMIC, 1};
+  int rc = mpk_pool_map(p, slow_square, in, sizeof(long), out, sizeof(long), n,
+                        NULL, 0, s);
+  double back = check_now();
+  pthread_join(t, NULL);
+  CHECK_RC(rc, MPK_EWORKER);
+  CHECK_MSG(back - k.killed_at < 1.0, "EWORKER after %.3f s",
+            back - k.killed_at);
+  size_t idx = 0;
+  int st = -1, sig = 0;
+  CHECK_RC(mpk_pool_last_error(p, &idx, &st, &sig), MPK_EWORKER);
+  CHECK_EQ(sig, SIGKILL);
+  CHECK_EQ(st, 0);
+  CHECK(idx < n);
+  /* replaced: new pid, same cpuset, old one reaped (no zombie) */
+  double t0 = check_now();
+  while (mpk_pool_worker_pid(p, 0) <= 0 ||
+         mpk_pool_worker_pid(p, 0) == k.victim) {
+    CHECK_MSG(check_now() - t0 < 5, "worker 0 not replaced");
+    check_sleep(0.001);
+  }
+  CHECK(check_pid_gone(k.victim));
+  CHECK_OK(mpk_pool_worker_cpuset(p, 0, cpus_after, sizeof cpus_after));
+  CHECK_STR(cpus_before, cpus_after);
+  mpk_pool_info info;
+  CHECK_OK(mpk_pool_info_get(p, &info));
+  CHECK(info.replaced >= 1);
+  check_map_works(p);
+  /* the replacement is pinned like its predecessor */
+  lists_ctx lc;
+  for (int i = 0; i < 2; i++)
+    CHECK_OK(mpk_pool_worker_cpuset(p, i, lc.lists[i], sizeof lc.lists[i]));
+  char win[32];
+  where w[32];
+  bool saw_new = false;
+  for (int r = 0; r < 50 && !saw_new; r++) {
+    CHECK_OK(mpk_pool_map(p, where_am_i, win, 1, w, sizeof w[0], 32, &lc,
+                          sizeof lc, s));
+    for (int i = 0; i < 32; i++) {
+      CHECK_MSG(w[i].pinned, "worker %d runs outside %s", w[i].id,
+                lc.lists[w[i].id]);
+      if (w[i].id == 0) {
+        CHECK_EQ(w[i].pid, mpk_pool_worker_pid(p, 0));
+        saw_new = true;
+      }
+    }
+  }
+  CHECK(saw_new);
+  free(in);
+  free(out);
+  mpk_pool_free(p);
+  CHECK(dead(k.victim));
+}
+
+/* Async calls in flight when a worker dies: every one completes, every
+   callback runs exactly once, the pool goes on. */
+static _Atomic int g_cb_calls[8];
+static int g_cb_status[8];
+
+static void on_done(mpk_async_t *a, int status, void *user) {
+  (void)a;
+  int i = (int)(intptr_t)user;
+  g_cb_status[i] = status;
+  atomic_fetch_add(&g_cb_calls[i], 1);
+}
+
+static void test_kill_async_in_flight(void) {
+  mpk_pool_t *p = mk(2);
+  enum { CALLS = 4, N = 60 };
+  static long in[CALLS][N], out[CALLS][N];
+  mpk_async_t *a[CALLS];
+  atomic_store(g_progress, 0);
+  for (int c = 0; c < CALLS; c++) {
+    atomic_store(&g_cb_calls[c], 0);
+    for (int i = 0; i < N; i++)
+      in[c][i] = c * 100 + i;
+    mpk_sched s = {MPK_SCHED_DYNAMIC, 1};
+    CHECK_OK(mpk_pool_map_async(p, slow_square, in[c], sizeof(long), out[c],
+                                sizeof(long), N, NULL, 0, s, on_done,
+                                (void *)(intptr_t)c, &a[c]));
+  }
+  killer_arg k = {p, 1, 20, 0, 0};
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, killer, &k) == 0);
+  pthread_join(t, NULL);
+  int failed = 0;
+  for (int c = 0; c < CALLS; c++) {
+    int rc = mpk_async_wait(a[c], 10.0);
+    CHECK_MSG(rc == MPK_OK || rc == MPK_EWORKER, "call %d: %s", c,
+              mpk_err_name(rc));
+    CHECK_EQ(mpk_async_ready(a[c]), 1);
+    CHECK_EQ(atomic_load(&g_cb_calls[c]), 1);
+    CHECK_EQ(g_cb_status[c], rc);
+    if (rc == MPK_OK)
+      for (int i = 0; i < N; i++)
+        CHECK_EQ(out[c][i], in[c][i] * in[c][i]);
+    failed += rc == MPK_EWORKER;
+    mpk_async_free(a[c]);
+  }
+  CHECK(failed >= 1);
+  check_sleep(0.05);
+  for (int c = 0; c < CALLS; c++)
+    CHECK_EQ(atomic_load(&g_cb_calls[c]), 1); /* exactly once */
+  check_map_works(p);
+  mpk_pool_free(p);
+}
+
+/* Kernels that crash or exit take their worker with them. */
+static int crash_at(const void *in, void *out, void *ctx) {
+  int how = *(int *)ctx;
+  long x = *(const long *)in;
+  *(long *)out = x;
+  if (x == 13) {
+    if (how == 0)
+      raise(SIGSEGV);
+    else if (how == 1)
+      abort();
+    else
+      exit(3);
+  }
+  return 0;
+}
+
+static void test_kernel_dies(void) {
+  mpk_pool_t *p = mk(2);
+  long in[40], out[40];
+  for (int i = 0; i < 40; i++)
+    in[i] = i;
+  const int want_sig[3] = {SIGSEGV, SIGABRT, 0};
+  for (int how = 0; how < 3; how++) {
+    mpk_sched s = {MPK_SCHED_DYNAMIC, 1};
+    double t0 = check_now();
+    CHECK_RC(mpk_pool_map(p, crash_at, in, sizeof(long), out, sizeof(long), 40,
+                          &how, sizeof how, s),
+             MPK_EWORKER);
+    /* AddressSanitizer symbolizes a report before the worker dies */
+    CHECK(check_now() - t0 < (SANITIZED ? 20.0 : 1.0));
+    size_t idx;
+    int sig;
+    CHECK_RC(mpk_pool_last_error(p, &idx, NULL, &sig), MPK_EWORKER);
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer turns SIGSEGV into a report and exit(1) */
+    if (how == 0 && sig == 0)
+      sig = SIGSEGV;
+#endif
+    CHECK_EQ(sig, want_sig[how]);
+    CHECK_EQ(idx, 13);
+    check_map_works(p);
+  }
+  mpk_pool_free(p);
+}
+
+/* Idle workers killed between calls: nothing fails, the pool heals. */
+static void test_kill_idle(void) {
+  mpk_pool_t *p = mk(3);
+  for (int round = 0; round < 5; round++) {
+    pid_t victims[3];
+    for (int i = 0; i < 3; i++) {
+      victims[i] = pid_of(p, i);
+      if (round % 2 == 0 || i == 1)
+        kill(victims[i], SIGKILL);
+    }
+    for (int r = 0; r < 10; r++)
+      check_map_works(p); /* may run while replacements start */
+    for (int i = 0; i < 3; i++)
+      pid_of(p, i);
+  }
+  /* static schedule: a dead owner's share is taken by the others */
+  for (int i = 0; i < 3; i++)
+    kill(pid_of(p, i), SIGKILL);
+  check_map_works(p);
+  mpk_pool_free(p);
+}
+
+/* The parent is SIGKILLed: every worker is gone within a second. */
+typedef struct {
+  _Atomic int ready;
+  pid_t pids[4];
+} parent_info;
+
+static int parent_main(void *arg) {
+  parent_info *pi = arg;
+  mpk_pool_t *p = mk(4);
+  for (int i = 0; i < 4; i++)
+    pi->pids[i] = pid_of(p, i);
+  atomic_store(&pi->ready, 1);
+  for (;;) /* busy in calls when killed */
+    check_map_works(p);
+  return 0;
+}
+
+static void test_parent_killed(void) {
+  parent_info *pi = mpk_shm_calloc(1, sizeof *pi);
+  CHECK(pi != NULL);
+  pid_t c = check_fork(parent_main, pi);
+  double t0 = check_now();
+  while (!atomic_load(&pi->ready)) {
+    CHECK(check_now() - t0 < 10);
+    check_sleep(0.001);
+  }
+  check_sleep(0.05);
+  kill(c, SIGKILL);
+  int st = check_wait(c, 5);
+  CHECK(WIFSIGNALED(st));
+  double killed = check_now();
+  for (int i = 0; i < 4; i++) {
+    while (!dead(pi->pids[i])) {
+      CHECK_MSG(check_now() - killed < 1.0, "worker %d outlived its parent",
+                (int)pi->pids[i]);
+      check_sleep(0.002);
+    }
+  }
+  mpk_shm_free(pi);
+}
+
+/* The parent exits while workers are busy, without freeing its pool. */
+static int busy_task(const void *arg, void *res, void *ctx) {
+  (void)arg;
+  (void)res;
+  (void)ctx;
+  check_sleep(30);
+  return 0;
+}
+
+static int parent_exits(void *arg) {
+  parent_info *pi = arg;
+  mpk_pool_t *p = mk(2);
+  for (int i = 0; i < 2; i++)
+    pi->pids[i] = pid_of(p, i);
+  mpk_async_t *a;
+  CHECK_OK(
+      mpk_pool_apply_async(p, busy_task, NULL, 0, NULL, 0, NULL, NULL, &a));
+  atomic_store(&pi->ready, 1);
+  check_sleep(0.05);
+  _exit(0);
+}
+
+static void test_parent_exits(void) {
+  parent_info *pi = mpk_shm_calloc(1, sizeof *pi);
+  pid_t c = check_fork(parent_exits, pi);
+  check_wait_ok(c, 10);
+  double t0 = check_now();
+  for (int i = 0; i < 2; i++)
+    while (!dead(pi->pids[i])) {
+      CHECK_MSG(check_now() - t0 < 1.0, "worker outlived its parent");
+      check_sleep(0.002);
+    }
+  mpk_shm_free(pi);
+}
+
+static void run_all(void) {
+  CHECK_RUN(test_kill_mid_map);
+  CHECK_RUN(test_kill_async_in_flight);
+  CHECK_RUN(test_kernel_dies);
+  CHECK_RUN(test_kill_idle);
+  CHECK_RUN(test_parent_killed);
+  CHECK_RUN(test_parent_exits);
+}
+
+int main(void) {
+  check_watchdog(120);
+  g_progress = mpk_shm_calloc(1, sizeof *g_progress);
+  CHECK(g_progress != NULL);
+  g_start = MPK_START_FORK;
+  run_all();
+  g_start = MPK_START_FORKSERVER;
+  run_all();
+  return check_done();
+}

@@ -1,0 +1,284 @@
+/* pool.recycle: max_tasks_per_worker (new pid, re-pinned, init again),
+   init / init_arg (runs once in every new worker; failure fails create and
+   leaves nothing running), max_rss_bytes (a leaking worker retires and is
+   replaced), task_timeout (a hung chunk is killed with its worker: the call
+   fails with MPK_ETIMEDOUT, the worker is replaced, the next call works). */
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "mpk/pool.h"
+#include "mpk/shm.h"
+
+typedef struct {
+  _Atomic int inits;
+  _Atomic int fail_from; /* init fails once inits reaches this (0: never) */
+  pid_t init_pids[256];
+} shared;
+
+static shared *g_sh;               /* shared heap, before any pool */
+static _Thread_local int t_inited; /* set by init in the worker's thread */
+static int p_inited;               /* ... and process-wide */
+
+static int my_init(void *arg) {
+  shared *s = arg;
+  int k = atomic_fetch_add(&s->inits, 1);
+  if (k < 256)
+    s->init_pids[k] = getpid();
+  t_inited = 1;
+  p_inited = 1;
+  int ff = atomic_load(&s->fail_from);
+  return ff && k + 1 >= ff ? 1 : 0;
+}
+
+typedef struct {
+  pid_t pid;
+  long tid;
+  int inited;
+  int id;
+} who;
+
+static int who_am_i(const void *in, void *out, void *ctx) {
+  (void)in;
+  (void)ctx;
+  who *w = out;
+  w->pid = getpid();
+  w->tid = (long)syscall(SYS_gettid);
+  w->inited = t_inited || p_inited;
+  w->id = mpk_worker_id();
+  return 0;
+}
+
+static mpk_pool_t *mk(mpk_backend b, int workers, long max_tasks) {
+  mpk_pool_opts o;
+  mpk_pool_opts_init(&o);
+  o.workers = workers;
+  o.backend = b;
+  o.max_tasks_per_worker = max_tasks;
+  o.init = my_init;
+  o.init_arg = g_sh;
+  mpk_pool_t *p;
+  CHECK_OK(mpk_pool_create(&p, &o));
+  return p;
+}
+
+static void test_max_tasks(void) {
+  for (int b = 0; b < 2; b++) {
+    mpk_backend be = b ? MPK_THREAD : MPK_PROCESS;
+    atomic_store(&g_sh->inits, 0);
+    mpk_pool_t *p = mk(be, 2, 3);
+    CHECK_EQ(atomic_load(&g_sh->inits), 2);
+    enum { N = 60 };
+    char in[N];
+    who out[N];
+    mpk_sched s = {MPK_SCHED_DYNAMIC, 1};
+    CHECK_OK(
+        mpk_pool_map(p, who_am_i, in, 1, out, sizeof out[0], N, NULL, 0, s));
+    int distinct = 0;
+    for (int i = 0; i < N; i++) {
+      CHECK(out[i].inited); /* init ran in the worker that ran it */
+      CHECK(out[i].id == 0 || out[i].id == 1);
+      int same = 0, seen_before = 0;
+      for (int k = 0; k < N; k++) {
+        int eq = be == MPK_PROCESS ? out[k].pid == out[i].pid
+                                   : out[k].tid == out[i].tid;
+        same += eq;
+        seen_before |= eq && k < i;
+      }
+      CHECK_MSG(same <= 3, "a worker ran %d chunks", same);
+      distinct += !seen_before;
+    }
+    CHECK(distinct >= N / 3);
+    mpk_pool_info info;
+    CHECK_OK(mpk_pool_info_get(p, &info));
+    CHECK(info.replaced >= N / 3 - 2);
+    /* init ran once per worker ever started */
+    double t0 = check_now();
+    while (atomic_load(&g_sh->inits) != 2 + info.replaced) {
+      CHECK(check_now() - t0 < 5); /* the last replacements may be starting */
+      check_sleep(0.001);
+      CHECK_OK(mpk_pool_info_get(p, &info));
+    }
+    CHECK_OK(mpk_pool_close(p));
+    CHECK_OK(mpk_pool_join(p));
+    mpk_pool_free(p);
+    if (be == MPK_PROCESS) /* every recycled worker was reaped */
+      for (int k = 0; k < atomic_load(&g_sh->inits) && k < 256; k++)
+        CHECK(check_pid_gone(g_sh->init_pids[k]));
+  }
+}
+
+/* A failing init fails mpk_pool_create; nothing is left running. */
+static void test_init_fails(void) {
+  for (int b = 0; b < 2; b++) {
+    atomic_store(&g_sh->inits, 0);
+    atomic_store(&g_sh->fail_from, 2); /* the second worker's init fails */
+    mpk_pool_opts o;
+    mpk_pool_opts_init(&o);
+    o.workers = 3;
+    o.backend = b ? MPK_THREAD : MPK_PROCESS;
+    o.init = my_init;
+    o.init_arg = g_sh;
+    mpk_pool_t *p = (mpk_pool_t *)0x1;
+    CHECK_RC(mpk_pool_create(&p, &o), MPK_ETASK);
+    CHECK(p == (mpk_pool_t *)0x1);
+    atomic_store(&g_sh->fail_from, 0);
+    if (!b)
+      for (int k = 0; k < atomic_load(&g_sh->inits); k++)
+        CHECK(check_pid_gone(g_sh->init_pids[k]));
+  }
+}
+
+/* A replacement whose init fails takes its slot out of service; when no
+   worker is left, calls fail with MPK_EWORKER instead of hanging. */
+static int die_task(const void *arg, void *res, void *ctx) {
+  (void)arg;
+  (void)res;
+  (void)ctx;
+  raise(SIGKILL);
+  return 0;
+}
+
+static void test_broken_pool(void) {
+  atomic_store(&g_sh->inits, 0);
+  mpk_pool_t *p = mk(MPK_PROCESS, 1, 0);
+  atomic_store(&g_sh->fail_from, 2); /* every replacement fails its init */
+  CHECK_RC(mpk_pool_apply(p, die_task, NULL, 0, NULL, 0), MPK_EWORKER);
+  double t0 = check_now();
+  int rc;
+  char in[1] = {0};
+  who w;
+  for (;;) {
+    rc = mpk_pool_map(p, who_am_i, in, 1, &w, sizeof w, 1, NULL, 0,
+                      (mpk_sched){MPK_SCHED_AUTO, 0});
+    if (rc == MPK_EWORKER)
+      break;
+    CHECK_OK(rc); /* may still run before the replacement failed */
+    CHECK(check_now() - t0 < 5);
+  }
+  CHECK_RC(mpk_pool_apply(p, die_task, NULL, 0, NULL, 0), MPK_EWORKER);
+  atomic_store(&g_sh->fail_from, 0);
+  mpk_pool_free(p);
+}
+
+/* max_rss_bytes: each chunk leaks 24 MiB; the worker retires once past the
+   limit and a fresh one continues. */
+static void *volatile g_sink; /* keeps the leak from being optimised out */
+
+static int leak(const void *in, void *out, void *ctx) {
+  (void)in;
+  (void)ctx;
+  size_t sz = 24u << 20;
+  char *m = malloc(sz);
+  if (m == NULL)
+    return 1;
+  memset(m, 1, sz);
+  g_sink = m;
+  *(pid_t *)out = getpid();
+  return 0; /* leaked on purpose */
+}
+
+static long rss_now(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long size = 0, res = 0;
+  if (f) {
+    if (fscanf(f, "%ld %ld", &size, &res) != 2)
+      res = 0;
+    fclose(f);
+  }
+  return res * sysconf(_SC_PAGESIZE);
+}
+
+static void test_max_rss(void) {
+  mpk_pool_opts o;
+  mpk_pool_opts_init(&o);
+  o.workers = 1;
+  o.max_rss_bytes = (size_t)rss_now() + (64u << 20);
+  mpk_pool_t *p;
+  CHECK_OK(mpk_pool_create(&p, &o));
+  enum { N = 12 };
+  char in[N];
+  pid_t out[N];
+  mpk_sched s = {MPK_SCHED_DYNAMIC, 1};
+  CHECK_OK(mpk_pool_map(p, leak, in, 1, out, sizeof out[0], N, NULL, 0, s));
+  int distinct = 1, run = 1, maxrun = 1;
+  for (int i = 1; i < N; i++) {
+    if (out[i] != out[i - 1]) {
+      distinct++;
+      run = 1;
+    } else if (++run > maxrun) {
+      maxrun = run;
+    }
+  }
+  CHECK_MSG(distinct >= 3, "%d workers for 12 x 24 MiB leaks", distinct);
+  CHECK_MSG(maxrun <= 4, "a worker ran %d leaking chunks", maxrun);
+  mpk_pool_info info;
+  CHECK_OK(mpk_pool_info_get(p, &info));
+  CHECK(info.replaced >= 2);
+  mpk_pool_free(p);
+}
+
+/* task_timeout: the hung element's worker is killed, the call fails with
+   MPK_ETIMEDOUT, the worker is replaced. */
+static int maybe_hang(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  long x = *(const long *)in;
+  if (x == 5)
+    check_sleep(30);
+  else
+    check_sleep(0.02);
+  *(long *)out = x;
+  return 0;
+}
+
+static void test_task_timeout(void) {
+  mpk_pool_opts o;
+  mpk_pool_opts_init(&o);
+  o.workers = 2;
+  o.task_timeout = 0.3;
+  mpk_pool_t *p;
+  CHECK_OK(mpk_pool_create(&p, &o));
+  long in[10], out[10];
+  for (int i = 0; i < 10; i++)
+    in[i] = i;
+  mpk_sched s = {MPK_SCHED_DYNAMIC, 1};
+  double t0 = check_now();
+  CHECK_RC(mpk_pool_map(p, maybe_hang, in, sizeof(long), out, sizeof(long), 10,
+                        NULL, 0, s),
+           MPK_ETIMEDOUT);
+  double el = check_now() - t0;
+  CHECK_MSG(el >= 0.25 && el < 2.0, "timed out after %.3f s", el);
+  size_t idx;
+  int sig;
+  CHECK_RC(mpk_pool_last_error(p, &idx, NULL, &sig), MPK_ETIMEDOUT);
+  CHECK_EQ(idx, 5);
+  CHECK_EQ(sig, SIGKILL);
+  /* chunks shorter than the timeout are left alone */
+  in[5] = 6;
+  CHECK_OK(mpk_pool_map(p, maybe_hang, in, sizeof(long), out, sizeof(long), 10,
+                        NULL, 0, s));
+  for (int i = 0; i < 10; i++)
+    CHECK_EQ(out[i], in[i]);
+  mpk_pool_info info;
+  CHECK_OK(mpk_pool_info_get(p, &info));
+  CHECK(info.replaced >= 1);
+  mpk_pool_free(p);
+}
+
+int main(void) {
+  check_watchdog(120);
+  g_sh = mpk_shm_calloc(1, sizeof *g_sh);
+  CHECK(g_sh != NULL);
+  CHECK_RUN(test_max_tasks);
+  CHECK_RUN(test_init_fails);
+  CHECK_RUN(test_broken_pool);
+  CHECK_RUN(test_max_rss);
+  CHECK_RUN(test_task_timeout);
+  return check_done();
+}
