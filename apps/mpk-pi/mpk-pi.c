@@ -1,0 +1,470 @@
+/* mpk-pi: pi by the midpoint rule (the seed's calc_partial_pi) or by Monte
+ * Carlo, serially, with OpenMP and with mpk pools, timed in one process.
+ *
+ *   mpk-pi [--mode MODES] [--steps N] [--kernel naive|simd] [--workers N]
+ *          [--threads-per-worker K] [--schedule S] [--chunk C] [--bind B]
+ *          [--method midpoint|montecarlo] [--seed S] [--isa I]
+ *          [--repeat R] [--json] [--help]
+ *
+ * Exit status: 0 success, 1 a run failed, 2 bad usage.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_cli.h"
+#include "app_json.h"
+#include "app_kernels.h"
+#include "app_modes.h"
+#include "app_run.h"
+#include "app_stats.h"
+#include "mpk/error.h"
+#include "mpk/topo.h"
+
+#define PROG "mpk-pi"
+#define MAX_STEPS (((uint64_t)1 << 52) - 1)
+#define MAX_REPEAT 1000
+#define MAX_ROWS (2 * APP_MODE_COUNT)
+
+static const char usage_text[] =
+    "usage: mpk-pi [--mode MODES] [--steps N] [--kernel naive|simd]\n"
+    "              [--workers N] [--threads-per-worker K] [--schedule S]\n"
+    "              [--chunk C] [--bind compact|scatter|none|LIST]\n"
+    "              [--method midpoint|montecarlo] [--seed S]\n"
+    "              [--isa auto|avx2|avx512f|generic] [--repeat R] [--json]\n"
+    "\n"
+    "Compute pi = sum_i 4 / (1 + x_i^2) dx, x_i = (i + 0.5) dx, in each mode\n"
+    "and print pi, its error, the median time of R runs, the speedup over the\n"
+    "serial run of the same kernel and the parallel efficiency.\n"
+    "\n"
+    "  -m, --mode MODES   comma-separated list of serial, omp, pool, threads,\n"
+    "                     hybrid, or all (default all). With all and the\n"
+    "                     simd kernel, the naive serial and OpenMP loops run\n"
+    "                     too, as baselines. OpenMP runs before the pools.\n"
+    "  -n, --steps N      intervals (or samples), e.g. 1e9 or 2^30\n"
+    "                     (default 1e8; montecarlo 1e7)\n"
+    "  -k, --kernel K     naive: the seed's scalar loop (divide-bound);\n"
+    "                     simd (default): 8 independent lanes, vectorised\n"
+    "                     without -ffast-math, deterministic\n"
+    "  -w, --workers N    cores to use: OpenMP threads, pool workers "
+    "(default:\n"
+    "                     the allowed physical cores); hybrid runs N / K\n"
+    "                     processes of K threads\n"
+    "  -t, --threads-per-worker K\n"
+    "                     OpenMP team per hybrid worker (2..256, default 2)\n"
+    "  -s, --schedule S   static (default), cyclic, dynamic, guided\n"
+    "  -c, --chunk C      steps per chunk: the unit of the pool's reduction,\n"
+    "                     so pi is bit-identical for any worker count at a\n"
+    "                     fixed chunk (default ceil(N / 4096))\n"
+    "  -b, --bind B       pool binding: compact (default), scatter, none, or\n"
+    "                     a cpuset LIST (\"0-3\", \"0x0f\", \"core:0-1\")\n"
+    "  -M, --method M     midpoint (default) or montecarlo: GSL mt19937\n"
+    "                     streams, one per chunk, seeded from --seed and the\n"
+    "                     chunk index (the same estimate for any workers)\n"
+    "  -S, --seed S       Monte Carlo seed (default 1)\n"
+    "  -i, --isa I        pin the simd kernel's variant (default auto)\n"
+    "  -r, --repeat R     timed runs per mode, median reported (default 3)\n"
+    "  -j, --json         print one JSON object instead of the table\n"
+    "  -h, --help         print this help\n"
+    "\n"
+    "OpenMP threads follow OMP_PROC_BIND / OMP_PLACES; pool workers are\n"
+    "pinned by --bind. Exit status: 0 success, 1 a run failed, 2 bad usage.\n";
+
+typedef struct {
+  unsigned modes; /* bit per app_mode */
+  uint64_t steps; /* 0: default */
+  app_pi_kernel kernel;
+  int workers; /* 0: default */
+  int tpw;
+  mpk_sched_kind sched;
+  uint64_t chunk; /* 0: default */
+  mpk_bind_policy bind;
+  const char *cpuset;
+  app_pi_method method;
+  uint64_t seed;
+  const char *isa;
+  int repeat, json, all;
+} options;
+
+typedef struct {
+  app_mode mode;
+  app_pi_kernel kernel;
+  int workers, tpw, cores;
+  int rc;        /* MPK_OK or the failure */
+  double pi;     /* last run's value */
+  int same_bits; /* every repeat gave the same pi */
+  app_stats st;
+} row;
+
+static int parse_options(int argc, char **argv, options *o) {
+  static const struct option longopts[] = {
+      {"mode", required_argument, NULL, 'm'},
+      {"steps", required_argument, NULL, 'n'},
+      {"kernel", required_argument, NULL, 'k'},
+      {"workers", required_argument, NULL, 'w'},
+      {"threads-per-worker", required_argument, NULL, 't'},
+      {"schedule", required_argument, NULL, 's'},
+      {"chunk", required_argument, NULL, 'c'},
+      {"bind", required_argument, NULL, 'b'},
+      {"method", required_argument, NULL, 'M'},
+      {"seed", required_argument, NULL, 'S'},
+      {"isa", required_argument, NULL, 'i'},
+      {"repeat", required_argument, NULL, 'r'},
+      {"json", no_argument, NULL, 'j'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  int count;
+  const char *const *names = app_mode_names(&count);
+  const char *bad = NULL;
+  char list[128];
+  long v;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":m:n:k:w:t:s:c:b:M:S:i:r:jh", longopts,
+                          NULL)) != -1) {
+    switch (c) {
+    case 'm':
+      if (app_parse_names(optarg, names, count, &o->modes, &bad) != 0)
+        return app_usage(PROG, "unknown mode '%s' in --mode (want %s or all)",
+                         bad, app_mode_list(list, sizeof list));
+      o->all = strcmp(optarg, "all") == 0;
+      break;
+    case 'n':
+      if (app_parse_count(optarg, 1, MAX_STEPS, &o->steps) != 0)
+        return app_usage(PROG, "bad --steps '%s' (want 1..2^52-1, e.g. 1e9)",
+                         optarg);
+      break;
+    case 'k':
+      if (strcmp(optarg, "naive") == 0)
+        o->kernel = APP_PI_NAIVE;
+      else if (strcmp(optarg, "simd") == 0)
+        o->kernel = APP_PI_SIMD;
+      else
+        return app_usage(PROG, "bad --kernel '%s' (want naive or simd)",
+                         optarg);
+      break;
+    case 'w':
+      if (app_parse_long(optarg, 1, MPK_POOL_MAX_WORKERS, &v) != 0)
+        return app_usage(PROG, "bad --workers '%s' (want 1..%d)", optarg,
+                         MPK_POOL_MAX_WORKERS);
+      o->workers = (int)v;
+      break;
+    case 't':
+      if (app_parse_long(optarg, 2, 256, &v) != 0)
+        return app_usage(PROG, "bad --threads-per-worker '%s' (want 2..256)",
+                         optarg);
+      o->tpw = (int)v;
+      break;
+    case 's':
+      if (app_parse_sched(optarg, &o->sched) != 0)
+        return app_usage(PROG,
+                         "bad --schedule '%s' (want static, cyclic, dynamic "
+                         "or guided)",
+                         optarg);
+      break;
+    case 'c':
+      if (app_parse_count(optarg, 1, MAX_STEPS, &o->chunk) != 0)
+        return app_usage(PROG, "bad --chunk '%s' (want >= 1)", optarg);
+      break;
+    case 'b':
+      if (app_parse_bind(optarg, &o->bind, &o->cpuset) != 0)
+        return app_usage(PROG,
+                         "bad --bind '%s' (want compact, scatter, none or a "
+                         "cpuset list of allowed PUs)",
+                         optarg);
+      break;
+    case 'M':
+      if (strcmp(optarg, "midpoint") == 0)
+        o->method = APP_METHOD_MIDPOINT;
+      else if (strcmp(optarg, "montecarlo") == 0)
+        o->method = APP_METHOD_MONTECARLO;
+      else
+        return app_usage(
+            PROG, "bad --method '%s' (want midpoint or montecarlo)", optarg);
+      break;
+    case 'S':
+      if (app_parse_count(optarg, 0, UINT64_MAX, &o->seed) != 0)
+        return app_usage(PROG, "bad --seed '%s' (want an unsigned integer)",
+                         optarg);
+      break;
+    case 'i':
+      if (app_pi_simd_select(optarg) != 0)
+        return app_usage(PROG,
+                         "bad --isa '%s' (want auto, avx2, avx512f or generic "
+                         "supported by this CPU)",
+                         optarg);
+      o->isa = optarg;
+      break;
+    case 'r':
+      if (app_parse_long(optarg, 1, MAX_REPEAT, &v) != 0)
+        return app_usage(PROG, "bad --repeat '%s' (want 1..%d)", optarg,
+                         MAX_REPEAT);
+      o->repeat = (int)v;
+      break;
+    case 'j': o->json = 1; break;
+    case 'h': fputs(usage_text, stdout); return 0;
+    case ':':
+      return app_usage(PROG, "option '%s' needs a value", argv[optind - 1]);
+    default: return app_usage(PROG, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind < argc)
+    return app_usage(PROG, "unexpected argument '%s'", argv[optind]);
+  if (o->chunk > 0 && o->steps > 0 && o->chunk > o->steps)
+    return app_usage(PROG, "--chunk %llu is larger than --steps %llu",
+                     (unsigned long long)o->chunk,
+                     (unsigned long long)o->steps);
+  return -1;
+}
+
+/* One timed run of the current row. */
+typedef struct {
+  app_exec *ex;
+  const app_pi_problem *pb;
+  double pi;
+  int first, same_bits;
+} run_arg;
+
+static int run_once(void *p) {
+  run_arg *a = p;
+  double v = NAN;
+  int rc = app_pi_run(a->ex, a->pb, &v);
+  if (rc != MPK_OK)
+    return rc;
+  if (!a->first && memcmp(&v, &a->pi, sizeof v) != 0)
+    a->same_bits = 0;
+  a->first = 0;
+  a->pi = v;
+  return 0;
+}
+
+static void measure(row *r, const options *o, const app_pi_problem *base) {
+  app_pi_problem pb = *base;
+  pb.kernel = r->kernel;
+  app_exec ex;
+  r->rc = app_exec_open(&ex, r->mode, r->workers, r->tpw, o->bind, o->cpuset);
+  if (r->rc != MPK_OK)
+    return;
+  r->cores = app_exec_cores(&ex);
+  /* Warm-up: wake the team or pool and fault the code in, on a small
+     problem (a mode's first call pays for page faults and thread starts). */
+  app_pi_problem warm = pb;
+  warm.steps = pb.steps < ((size_t)1 << 20) ? pb.steps : ((size_t)1 << 20);
+  warm.chunk = app_pi_default_chunk(warm.steps);
+  double scratch;
+  r->rc = app_pi_run(&ex, &warm, &scratch);
+  double times[MAX_REPEAT];
+  run_arg a = {&ex, &pb, NAN, 1, 1};
+  if (r->rc == MPK_OK)
+    r->rc = app_time_runs(run_once, &a, 0, o->repeat, times);
+  if (r->rc == MPK_OK && app_stats_compute(times, o->repeat, &r->st) != 0)
+    r->rc = MPK_ENOMEM;
+  r->pi = a.pi;
+  r->same_bits = a.same_bits;
+  app_exec_close(&ex);
+}
+
+static const char *kernel_name(const options *o, app_pi_kernel k) {
+  if (o->method == APP_METHOD_MONTECARLO)
+    return "mt19937";
+  return k == APP_PI_NAIVE ? "naive" : "simd";
+}
+
+/* Index of the row of mode m with kernel k, or -1. */
+static int find_row(const row *rows, int n, app_mode m, app_pi_kernel k) {
+  for (int i = 0; i < n; i++)
+    if (rows[i].mode == m && rows[i].kernel == k && rows[i].rc == MPK_OK)
+      return i;
+  return -1;
+}
+
+typedef struct {
+  double speedup, efficiency, vs_omp, ns_step_core;
+} derived;
+
+static derived derive(const row *rows, int n, int i, const options *o,
+                      uint64_t steps) {
+  derived d = {NAN, NAN, NAN, NAN};
+  const row *r = &rows[i];
+  if (r->rc != MPK_OK)
+    return d;
+  d.ns_step_core = r->st.median * r->cores / (double)steps * 1e9;
+  int s = find_row(rows, n, APP_MODE_SERIAL, r->kernel);
+  if (s >= 0) {
+    d.speedup = app_speedup(rows[s].st.median, r->st.median);
+    d.efficiency = app_efficiency(d.speedup, r->cores);
+  }
+  int b =
+      find_row(rows, n, APP_MODE_OMP,
+               o->method == APP_METHOD_MONTECARLO ? r->kernel : APP_PI_NAIVE);
+  if (b >= 0)
+    d.vs_omp = app_speedup(rows[b].st.median, r->st.median);
+  return d;
+}
+
+static void print_json(const row *rows, int n, const options *o, uint64_t steps,
+                       uint64_t chunk) {
+  printf("{\"steps\": %llu, \"method\": ", (unsigned long long)steps);
+  app_json_str(stdout,
+               o->method == APP_METHOD_MIDPOINT ? "midpoint" : "montecarlo");
+  printf(", \"kernel\": ");
+  app_json_str(stdout, kernel_name(o, o->kernel));
+  printf(", \"isa\": ");
+  app_json_str(stdout, app_pi_simd_isa());
+  printf(", \"schedule\": ");
+  app_json_str(stdout, app_sched_name(o->sched));
+  printf(", \"chunk\": %llu, \"repeat\": %d, \"seed\": %llu, \"results\": [",
+         (unsigned long long)chunk, o->repeat, (unsigned long long)o->seed);
+  int first = 1;
+  for (int i = 0; i < n; i++) {
+    const row *r = &rows[i];
+    if (r->rc != MPK_OK)
+      continue;
+    derived d = derive(rows, n, i, o, steps);
+    printf("%s{\"mode\": ", first ? "" : ", ");
+    first = 0;
+    app_json_str(stdout, app_mode_get(r->mode)->name);
+    printf(", \"kernel\": ");
+    app_json_str(stdout, kernel_name(o, r->kernel));
+    printf(", \"workers\": %d, \"threads_per_worker\": %d, \"pi\": %.17g, "
+           "\"abs_error\": ",
+           r->workers, r->tpw, r->pi);
+    app_json_num(stdout, fabs(r->pi - M_PI));
+    printf(", \"seconds\": ");
+    app_json_num(stdout, r->st.median);
+    printf(", \"seconds_min\": ");
+    app_json_num(stdout, r->st.min);
+    printf(", \"seconds_max\": ");
+    app_json_num(stdout, r->st.max);
+    printf(", \"ns_per_step_core\": ");
+    app_json_num(stdout, d.ns_step_core);
+    printf(", \"speedup\": ");
+    app_json_num(stdout, d.speedup);
+    printf(", \"efficiency\": ");
+    app_json_num(stdout, d.efficiency);
+    printf(", \"vs_omp\": ");
+    app_json_num(stdout, d.vs_omp);
+    printf(", \"repeatable\": %s}", r->same_bits ? "true" : "false");
+  }
+  printf("]}\n");
+}
+
+/* v with `prec` decimals left-aligned in `width` columns and a space, or
+   "-" when it was not measured. */
+static void print_num(double v, int prec, int width) {
+  if (isfinite(v))
+    printf("%-*.*f ", width, prec, v);
+  else
+    printf("%-*s ", width, "-");
+}
+
+static void print_table(const row *rows, int n, const options *o,
+                        uint64_t steps, uint64_t chunk) {
+  printf("mpk-pi: %s, %llu %s, schedule %s, chunk %llu, median of %d\n",
+         o->method == APP_METHOD_MIDPOINT ? "midpoint rule" : "Monte Carlo",
+         (unsigned long long)steps,
+         o->method == APP_METHOD_MIDPOINT ? "steps" : "samples",
+         app_sched_name(o->sched), (unsigned long long)chunk, o->repeat);
+  printf("%-8s %-8s %-8s %-20s %-10s %-10s %-13s %-8s %-10s %s\n", "mode",
+         "kernel", "workers", "pi", "abs error", "time [s]", "ns/step/core",
+         "speedup", "efficiency", "vs omp");
+  for (int i = 0; i < n; i++) {
+    const row *r = &rows[i];
+    char w[32];
+    if (r->tpw > 1)
+      snprintf(w, sizeof w, "%dx%d", r->workers, r->tpw);
+    else
+      snprintf(w, sizeof w, "%d", r->workers);
+    printf("%-8s %-8s %-8s ", app_mode_get(r->mode)->name,
+           kernel_name(o, r->kernel), w);
+    if (r->rc != MPK_OK) {
+      printf("failed: %s\n", mpk_strerror(r->rc));
+      continue;
+    }
+    derived d = derive(rows, n, i, o, steps);
+    printf("%-20.17g %-10.2e %-10.4f ", r->pi, fabs(r->pi - M_PI),
+           r->st.median);
+    print_num(d.ns_step_core, 3, 13);
+    print_num(d.speedup, 2, 8);
+    print_num(d.efficiency, 2, 10);
+    print_num(d.vs_omp, 2, 0);
+    putchar('\n');
+  }
+  if (o->method == APP_METHOD_MIDPOINT)
+    printf("simd kernel: %s variant; speedup: vs serial with the same kernel; "
+           "vs omp: vs the naive OpenMP loop\n",
+           app_pi_simd_isa());
+}
+
+int main(int argc, char **argv) {
+  options o = {0};
+  o.modes = ~0u;
+  o.all = 1;
+  o.kernel = APP_PI_SIMD;
+  o.tpw = 0;
+  o.sched = MPK_SCHED_STATIC;
+  o.bind = MPK_BIND_COMPACT;
+  o.method = APP_METHOD_MIDPOINT;
+  o.seed = 1;
+  o.repeat = 3;
+  int st = parse_options(argc, argv, &o);
+  if (st >= 0)
+    return st;
+
+  uint64_t steps =
+      o.steps ? o.steps
+              : (o.method == APP_METHOD_MIDPOINT ? 100000000u : 10000000u);
+  uint64_t chunk = o.chunk ? o.chunk : app_pi_default_chunk(steps);
+  if (chunk > steps)
+    return app_usage(PROG, "--chunk %llu is larger than the %llu steps",
+                     (unsigned long long)chunk, (unsigned long long)steps);
+  int cores = mpk_core_count();
+  if (cores < 1)
+    cores = mpk_cpu_count();
+  int workers = o.workers ? o.workers : cores;
+  int tpw = o.tpw ? o.tpw : 2;
+
+  row rows[MAX_ROWS];
+  int n = 0;
+  for (int m = 0; m < APP_MODE_COUNT; m++) {
+    const app_mode_info *info = app_mode_get((app_mode)m);
+    if (info == NULL || !(o.modes & (1u << m)))
+      continue;
+    int w = info->kind == APP_KIND_SERIAL ? 1 : workers, t = 1;
+    if (info->hybrid) {
+      if (o.all && workers < tpw)
+        continue; /* no room for a team here: all skips hybrid */
+      t = tpw;
+      w = workers / tpw > 0 ? workers / tpw : 1;
+    }
+    /* With all and the simd kernel, the naive serial and OpenMP loops are
+       measured too: they are the baselines the simd kernel is judged by. */
+    if (o.all && o.method == APP_METHOD_MIDPOINT && o.kernel != APP_PI_NAIVE &&
+        info->kind != APP_KIND_POOL)
+      rows[n++] = (row){(app_mode)m, APP_PI_NAIVE, w, t, 1, 0, NAN, 1, {0}};
+    rows[n++] = (row){(app_mode)m, o.kernel, w, t, 1, 0, NAN, 1, {0}};
+  }
+  if (n == 0)
+    return app_usage(PROG, "no mode to run");
+
+  app_pi_problem pb = {o.method, o.kernel,      (size_t)steps,
+                       o.sched,  (size_t)chunk, o.seed};
+  int failed = 0;
+  for (int i = 0; i < n; i++) {
+    measure(&rows[i], &o, &pb);
+    if (rows[i].rc != MPK_OK) {
+      failed = 1;
+      fprintf(stderr, "mpk-pi: mode %s failed: %s\n",
+              app_mode_get(rows[i].mode)->name, mpk_strerror(rows[i].rc));
+    }
+  }
+  if (o.json)
+    print_json(rows, n, &o, steps, chunk);
+  else
+    print_table(rows, n, &o, steps, chunk);
+  if (fflush(stdout) != 0 || ferror(stdout))
+    return 1;
+  return failed ? 1 : 0;
+}

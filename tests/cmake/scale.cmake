@@ -1,0 +1,17 @@
+# scale: the scaling driver mpk-scale (bench/scaling), its regression check
+# and the RESULTS.md pipeline (scripts/make-results, scripts/render-results).
+#   scale.smoke     a tiny sweep: JSON and CSV, derived metrics, rendering
+#                   into a temporary directory, bad options (bench-smoke)
+#   scale.baseline  --baseline against synthetic runs: flagged / passed
+#   scale.results   scripts/make-results --quick end to end (bench-smoke)
+if(NOT TARGET mpk-scale)
+  return()
+endif()
+mpk_test(scale smoke LABELS bench-smoke TIMEOUT 150 LIBS mpkapp
+  ENV MPK_SCALE_BIN=$<TARGET_FILE:mpk-scale> MPK_SOURCE_DIR=${PROJECT_SOURCE_DIR})
+mpk_test(scale baseline TIMEOUT 150
+  ENV MPK_SCALE_BIN=$<TARGET_FILE:mpk-scale>)
+if(TARGET mpk-bench-micro AND TARGET mpk-pi AND TARGET mpk-square)
+  mpk_test(scale results LABELS bench-smoke TIMEOUT 200
+    ENV MPK_SOURCE_DIR=${PROJECT_SOURCE_DIR} MPK_BUILD_DIR=${PROJECT_BINARY_DIR})
+endif()

@@ -1,0 +1,88 @@
+/* scale.results: `scripts/make-results --quick` end to end into a temporary
+ * directory (never the real RESULTS.md): it runs mpk-topo, mpk-scale,
+ * mpk-bench-micro with bench/micro/ratios, mpk-pi and mpk-square from the
+ * build directory, then renders RESULTS.md with its tables, the exact
+ * commands and PNG plots; and it refuses bad arguments. */
+#include "test-scale-util.h"
+
+static void test_quick_run(void) {
+  const char *src = need_env("MPK_SOURCE_DIR");
+  const char *build = need_env("MPK_BUILD_DIR");
+  char dir[256], script[512], md[512], err[512], path[512];
+  make_tmpdir(dir, sizeof dir, "scale-results");
+  snprintf(script, sizeof script, "%s/scripts/make-results", src);
+  snprintf(md, sizeof md, "%s/RESULTS.md", dir);
+  snprintf(err, sizeof err, "%s/stderr.txt", dir);
+  const char *argv[] = {"/bin/bash",     script, "--quick",  "--build", build,
+                        "--results-dir", dir,    "--output", md,        NULL};
+  int rc = run_prog(argv, NULL, err, 150);
+  char *e = slurp(err);
+  CHECK_MSG(rc == 0, "make-results exited %d:\n%s", rc, e ? e : "");
+  CHECK(e && strstr(e, "make-results: wrote "));
+  free(e);
+  char *text = slurp(md);
+  CHECK(text != NULL);
+  static const char *const want[] = {"# mpk results",
+                                     "Quick run",
+                                     "## Machine",
+                                     "CPU: ",
+                                     "## Versions",
+                                     "## Commands",
+                                     "bench/scaling/mpk-scale --workers 1,2",
+                                     "apps/mpk-pi/mpk-pi --mode all",
+                                     "## Headline: pi",
+                                     "| serial | naive |",
+                                     "| omp | naive |",
+                                     "| pool | simd |",
+                                     "## Headline: square map",
+                                     "| threads |",
+                                     "## Scaling",
+                                     "(./pi-speedup.png)",
+                                     "## Micro-benchmark ratios",
+                                     "| benchmark |",
+                                     "cpu_count"};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    CHECK_MSG(strstr(text, want[i]) != NULL, "RESULTS.md lacks '%s'", want[i]);
+  CHECK(strstr(text, "(pi.json missing") == NULL);
+  CHECK(strstr(text, "(micro-ratios.md missing") == NULL);
+  free(text);
+  static const char *const files[] = {
+      "scaling.json", "scaling.csv", "topo.json",    "micro.json",
+      "pi.json",      "square.json", "commands.txt", "meta.json"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    CHECK_MSG(access(path, R_OK) == 0, "%s missing", path);
+  }
+  snprintf(path, sizeof path, "%s/commands.txt", dir);
+  char *cmds = slurp(path);
+  CHECK(cmds && count_lines(cmds) == 6);
+  free(cmds);
+  snprintf(path, sizeof path, "%s/square-efficiency.png", dir);
+  CHECK(is_png(path));
+  rm_tree(dir);
+}
+
+static void test_bad_arguments(void) {
+  const char *src = need_env("MPK_SOURCE_DIR");
+  char script[512];
+  snprintf(script, sizeof script, "%s/scripts/make-results", src);
+  const char *a1[] = {"/bin/bash", script, "--frobnicate", NULL};
+  CHECK_EQ(run_prog(a1, NULL, NULL, 30), 2);
+  const char *a2[] = {"/bin/bash",
+                      script,
+                      "--build",
+                      "/nonexistent/build",
+                      "--results-dir",
+                      "/nonexistent/results",
+                      NULL};
+  CHECK_EQ(run_prog(a2, NULL, NULL, 30), 1); /* nothing built there */
+  const char *a3[] = {"/bin/bash", script, "--help", NULL};
+  CHECK_EQ(run_prog(a3, NULL, NULL, 30), 0);
+}
+
+int main(void) {
+  check_watchdog(180);
+  CHECK_RUN(test_quick_run);
+  CHECK_RUN(test_bad_arguments);
+  return check_done();
+}
