@@ -14,8 +14,13 @@ build: deps
 	cmake --preset default >/dev/null
 	cmake --build --preset default -j $(JOBS)
 
+# The main demo: the machine and its binding plan, pi by the midpoint rule in
+# every mode (serial, OpenMP, process pool, thread pool, hybrid) with speedups
+# measured in the same run, and the seed's square map in input order.
 run: build
 	./build/default/apps/mpk-topo/mpk-topo --workers $(JOBS)
+	./build/default/apps/mpk-pi/mpk-pi --mode all --steps 2e8 --repeat 3
+	./build/default/apps/mpk-square/mpk-square 2 4 6 8 3 5 7 9
 
 test: build
 	ctest --preset default -j $(JOBS) $(CTEST_ARGS)
