@@ -37,11 +37,10 @@ tsan: deps
 
 BENCH_FILTER ?= .
 bench: build
-	mkdir -p bench/results
 	./build/default/bench/micro/mpk-bench-micro --benchmark_filter='$(BENCH_FILTER)' \
 	  --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
-	  --benchmark_out=bench/results/micro.json --benchmark_out_format=json
-	bench/micro/ratios bench/results/micro.json | tee bench/results/micro-ratios.md
+	  --benchmark_out=build/bench-micro.json --benchmark_out_format=json
+	bench/micro/ratios build/bench-micro.json | tee build/bench-micro-ratios.md
 
 results: build
 	scripts/make-results
