@@ -499,8 +499,8 @@ static int nested_pool(const void *arg, void *res, void *ctx) {
   if (rc != MPK_OK)
     return 10;
   long in[5] = {1, 2, 3, 4, 5}, out[5] = {0};
-  rc = mpk_pool_map(inner, inner_square, in, sizeof(long), out, sizeof(long),
-                    5, NULL, 0, AUTO0);
+  rc = mpk_pool_map(inner, inner_square, in, sizeof(long), out, sizeof(long), 5,
+                    NULL, 0, AUTO0);
   long sum = out[0] + out[1] + out[2] + out[3] + out[4];
   if (mpk_pool_close(inner) != MPK_OK || mpk_pool_join(inner) != MPK_OK)
     rc = 20;
@@ -514,8 +514,8 @@ static void test_nested_pool(void) {
   for (int b = 0; b < 2; b++) {
     mpk_backend inner = b ? MPK_THREAD : MPK_PROCESS;
     long sum = 0;
-    CHECK_OK(mpk_pool_apply(p, nested_pool, &inner, sizeof inner, &sum,
-                            sizeof sum));
+    CHECK_OK(
+        mpk_pool_apply(p, nested_pool, &inner, sizeof inner, &sum, sizeof sum));
     CHECK_EQ(sum, 55);
   }
   mpk_pool_free(p);

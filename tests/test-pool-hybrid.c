@@ -196,8 +196,8 @@ static void test_memory_snapshots(void) {
     char in = 0;
     int v = 0;
     mpk_sched s = {MPK_SCHED_AUTO, 0};
-    CHECK_OK(mpk_pool_map(p, read_private, &in, 1, &v, sizeof v, 1, NULL, 0,
-                          s));
+    CHECK_OK(
+        mpk_pool_map(p, read_private, &in, 1, &v, sizeof v, 1, NULL, 0, s));
     CHECK_EQ(v, 1); /* a snapshot from before the change */
     pid_t old = mpk_pool_worker_pid(p, 0);
     CHECK(old > 0);
@@ -205,8 +205,8 @@ static void test_memory_snapshots(void) {
     double t0 = check_now();
     while (mpk_pool_worker_pid(p, 0) <= 0 || mpk_pool_worker_pid(p, 0) == old)
       CHECK(check_now() - t0 < 5);
-    CHECK_OK(mpk_pool_map(p, read_private, &in, 1, &v, sizeof v, 1, NULL, 0,
-                          s));
+    CHECK_OK(
+        mpk_pool_map(p, read_private, &in, 1, &v, sizeof v, 1, NULL, 0, s));
     /* FORK: the replacement is forked now; FORKSERVER: from the server's
        snapshot taken at pool creation */
     CHECK_EQ(v, starts[k] == MPK_START_FORK ? 2 : 1);

@@ -90,8 +90,9 @@ _Static_assert(sizeof(size_t) == 8, "the shared heap needs a 64-bit target");
    end included, must stay below 2^38 bytes. */
 #define REGION_MAX (((size_t)1 << 38) - MPK__SPAN)
 #define REGION_MAGIC 0x316d68735f6b706dULL /* "mpk_shm1" */
-#define REGION_VERSION 3u /* 2: the `freed` line; 3: span_lock is an
-                              mpk__rmutex futex word, not a pthread mutex */
+#define REGION_VERSION                                                         \
+  3u /* 2: the `freed` line; 3: span_lock is an                                \
+         mpk__rmutex futex word, not a pthread mutex */
 
 /* ---- process-local state (copied into every forked child) ------------- */
 

@@ -25,7 +25,8 @@ int main(void) {
     return 1;
   }
   mpk_process_free(p);
-  printf("consumer: cpus=%d value=%ld\n", mpk_cpu_count(), mpk_array_load(v, 0));
+  printf("consumer: cpus=%d value=%ld\n", mpk_cpu_count(),
+         mpk_array_load(v, 0));
   mpk_array_free(v);
   return 0;
 }

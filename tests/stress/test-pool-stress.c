@@ -89,9 +89,8 @@ static void *submitter(void *arg) {
         d != 499500.0)
       w->bad++;
     long a[2] = {r, w->t}, res = 0;
-    if (ok_or_dead(mpk_pool_apply(w->p, add_task, a, sizeof a, &res,
-                                  sizeof res),
-                   w) &&
+    if (ok_or_dead(
+            mpk_pool_apply(w->p, add_task, a, sizeof a, &res, sizeof res), w) &&
         res != r + w->t)
       w->bad++;
     long ares = 0;
@@ -152,8 +151,8 @@ static void test_submit_while_killing(void) {
   for (int i = 0; i < N; i++)
     in[i] = i;
   mpk_sched s = {MPK_SCHED_AUTO, 0};
-  CHECK_OK(mpk_pool_map(p, square, in, sizeof(long), out, sizeof(long), N,
-                        NULL, 0, s));
+  CHECK_OK(mpk_pool_map(p, square, in, sizeof(long), out, sizeof(long), N, NULL,
+                        0, s));
   CHECK_OK(mpk_pool_close(p));
   CHECK_OK(mpk_pool_join(p));
   mpk_pool_free(p);
