@@ -478,3 +478,8 @@ const char *app_json_get_str(const app_json *v, const char *key,
   const app_json *m = app_json_get(v, key);
   return m != NULL && m->type == APP_JSON_STRING ? m->string : def;
 }
+
+void app_json_field(FILE *f, const char *key, double v) {
+  fprintf(f, ", \"%s\": ", key);
+  app_json_num(f, v);
+}

@@ -19,6 +19,10 @@ void app_json_str(FILE *f, const char *s);
    bit); NaN and infinities are written as null. */
 void app_json_num(FILE *f, double v);
 
+/* `, "key": <number>` (app_json_num rules for the value): one field of an
+   object that already has a first field. */
+void app_json_field(FILE *f, const char *key, double v);
+
 typedef enum {
   APP_JSON_NULL,
   APP_JSON_BOOL,

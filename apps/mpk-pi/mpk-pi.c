@@ -332,20 +332,13 @@ static void print_json(const row *rows, int n, const options *o, uint64_t steps,
            "\"abs_error\": ",
            r->workers, r->tpw, r->pi);
     app_json_num(stdout, fabs(r->pi - M_PI));
-    printf(", \"seconds\": ");
-    app_json_num(stdout, r->st.median);
-    printf(", \"seconds_min\": ");
-    app_json_num(stdout, r->st.min);
-    printf(", \"seconds_max\": ");
-    app_json_num(stdout, r->st.max);
-    printf(", \"ns_per_step_core\": ");
-    app_json_num(stdout, d.ns_step_core);
-    printf(", \"speedup\": ");
-    app_json_num(stdout, d.speedup);
-    printf(", \"efficiency\": ");
-    app_json_num(stdout, d.efficiency);
-    printf(", \"vs_omp\": ");
-    app_json_num(stdout, d.vs_omp);
+    app_json_field(stdout, "seconds", r->st.median);
+    app_json_field(stdout, "seconds_min", r->st.min);
+    app_json_field(stdout, "seconds_max", r->st.max);
+    app_json_field(stdout, "ns_per_step_core", d.ns_step_core);
+    app_json_field(stdout, "speedup", d.speedup);
+    app_json_field(stdout, "efficiency", d.efficiency);
+    app_json_field(stdout, "vs_omp", d.vs_omp);
     printf(", \"repeatable\": %s}", r->same_bits ? "true" : "false");
   }
   printf("]}\n");

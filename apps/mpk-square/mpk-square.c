@@ -417,20 +417,13 @@ static void print_results(const options *o, const row *rows, int nrows) {
       printf(", \"workers\": %d, \"threads_per_worker\": %d, \"seconds\": ",
              r->p.workers, r->p.tpw);
       app_json_num(stdout, r->st.median);
-      printf(", \"seconds_min\": ");
-      app_json_num(stdout, r->st.min);
-      printf(", \"seconds_max\": ");
-      app_json_num(stdout, r->st.max);
-      printf(", \"elements_per_second\": ");
-      app_json_num(stdout, d.eps);
-      printf(", \"gb_per_second\": ");
-      app_json_num(stdout, d.gbs);
-      printf(", \"speedup\": ");
-      app_json_num(stdout, d.speedup);
-      printf(", \"efficiency\": ");
-      app_json_num(stdout, d.efficiency);
-      printf(", \"vs_omp\": ");
-      app_json_num(stdout, d.vs_omp);
+      app_json_field(stdout, "seconds_min", r->st.min);
+      app_json_field(stdout, "seconds_max", r->st.max);
+      app_json_field(stdout, "elements_per_second", d.eps);
+      app_json_field(stdout, "gb_per_second", d.gbs);
+      app_json_field(stdout, "speedup", d.speedup);
+      app_json_field(stdout, "efficiency", d.efficiency);
+      app_json_field(stdout, "vs_omp", d.vs_omp);
       printf(", \"verified\": %s}", r->verified ? "true" : "false");
     }
     printf("]}\n");
