@@ -17,33 +17,7 @@
 #include "mpk/pool.h"
 #include "mpk/shm.h"
 #include "mpk/topo.h"
-
-static int affinity_within(const char *list, int *npus) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0)
-    return 0;
-  *npus = CPU_COUNT(&set);
-  for (int c = 0; c < CPU_SETSIZE; c++) {
-    if (!CPU_ISSET(c, &set))
-      continue;
-    int in = 0;
-    const char *s = list;
-    while (*s && !in) {
-      char *end;
-      long a = strtol(s, &end, 10), b = a;
-      if (*end == '-')
-        b = strtol(end + 1, &end, 10);
-      in = c >= a && c <= b;
-      s = *end == ',' ? end + 1 : end;
-      if (*end != ',' && *end != '\0')
-        break;
-    }
-    if (!in)
-      return 0;
-  }
-  return 1;
-}
+#include "pool-util.h"
 
 typedef struct {
   char lists[8][64];

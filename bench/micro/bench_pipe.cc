@@ -16,11 +16,11 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_peer.h"
 #include "mpk/error.h"
 #include "mpk/pipe.h"
 
@@ -28,58 +28,10 @@ namespace {
 
 constexpr size_t kMiB = size_t{1} << 20;
 
-// Fork a partner that runs fn(arg) and _exits with its result; it dies with
-// us (PR_SET_PDEATHSIG) so a failed benchmark never leaves it behind.
-template <class F> pid_t fork_partner(F fn) {
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-      _exit(99);
-    _exit(fn());
-  }
-  return pid;
-}
-
-bool reap_ok(pid_t pid) {
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0) {
-    if (errno != EINTR)
-      return false;
-  }
-  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
-bool write_full(int fd, const void *p, size_t n) {
-  const char *c = static_cast<const char *>(p);
-  while (n > 0) {
-    ssize_t k = write(fd, c, n);
-    if (k < 0) {
-      if (errno == EINTR)
-        continue;
-      return false;
-    }
-    c += k;
-    n -= static_cast<size_t>(k);
-  }
-  return true;
-}
-
-// Reads exactly n bytes; false at EOF or on error.
-bool read_full(int fd, void *p, size_t n) {
-  char *c = static_cast<char *>(p);
-  while (n > 0) {
-    ssize_t k = read(fd, c, n);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0)
-      return false;
-    c += k;
-    n -= static_cast<size_t>(k);
-  }
-  return true;
-}
+using mpk_bench::fork_partner;
+using mpk_bench::read_full;
+using mpk_bench::reap_ok;
+using mpk_bench::write_full;
 
 // ---- ping-pong ------------------------------------------------------------
 

@@ -38,34 +38,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_peer.h"
 #include "mpk/error.h"
 #include "mpk/shm.h"
 #include "mpk/sync.h"
 
 namespace {
 
-// Fork a partner that runs fn() and _exits with its result; it dies with
-// us (PR_SET_PDEATHSIG), so a failed benchmark never leaves it behind.
-template <class F> pid_t fork_partner(F fn) {
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-      _exit(99);
-    _exit(fn());
-  }
-  return pid;
-}
-
-bool reap_ok(pid_t pid) {
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0) {
-    if (errno != EINTR)
-      return false;
-  }
-  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
+using mpk_bench::fork_partner;
+using mpk_bench::reap_ok;
 
 // ---- lock_uncontended ------------------------------------------------------
 

@@ -16,6 +16,7 @@
 #include "check.h"
 #include "mpk/pool.h"
 #include "mpk/shm.h"
+#include "pool-util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -100,33 +101,6 @@ static void *killer(void *arg) {
   return NULL;
 }
 
-/* Is every PU the calling thread may use in the list "a-b,c"? */
-static int affinity_within(const char *list) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0)
-    return 0;
-  for (int c = 0; c < CPU_SETSIZE; c++) {
-    if (!CPU_ISSET(c, &set))
-      continue;
-    int in = 0;
-    const char *s = list;
-    while (*s && !in) {
-      char *end;
-      long a = strtol(s, &end, 10), b = a;
-      if (*end == '-')
-        b = strtol(end + 1, &end, 10);
-      in = c >= a && c <= b;
-      s = *end == ',' ? end + 1 : end;
-      if (*end != ',' && *end != '\0')
-        break;
-    }
-    if (!in)
-      return 0;
-  }
-  return 1;
-}
-
 typedef struct {
   char lists[4][64];
 } lists_ctx;
@@ -142,7 +116,7 @@ static int where_am_i(const void *in, void *out, void *ctx) {
   where *w = out;
   w->pid = getpid();
   w->id = mpk_worker_id();
-  w->pinned = affinity_within(lc->lists[w->id]);
+  w->pinned = affinity_within(lc->lists[w->id], NULL);
   check_sleep(0.002); /* long enough for every worker to get some */
   return 0;
 }
