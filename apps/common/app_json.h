@@ -2,9 +2,10 @@
  * and reading back a file mpk-scale wrote (for --baseline).
  *
  * The parser accepts RFC 8259 JSON (objects, arrays, strings with escapes
- * including \uXXXX and surrogate pairs, numbers, true, false, null), nesting
- * at most APP_JSON_MAX_DEPTH deep, and rejects anything else with a message
- * that gives the byte offset. It is MT-safe (no shared state).
+ * including \u escapes with four hex digits and surrogate pairs, numbers, true,
+ * false, null), nesting at most APP_JSON_MAX_DEPTH deep, and rejects anything
+ * else with a message that gives the byte offset. It is MT-safe (no shared
+ * state).
  */
 #ifndef APP_JSON_H
 #define APP_JSON_H

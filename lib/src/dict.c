@@ -182,6 +182,14 @@ static int dict_lock(mpk_dict_t *d) {
   return r;
 }
 
+/* The start of every call on d: a live dict (else MPK_EINVAL), then its lock
+   (dict_lock's codes). */
+static int dict_enter(mpk_dict_t *d) {
+  if (!dict_ok(d))
+    return MPK_EINVAL;
+  return dict_lock(d);
+}
+
 static void dict_unlock(mpk_dict_t *d) {
   mpk__rmutex_unlock(&d->lock);
 }
@@ -401,9 +409,7 @@ int mpk_dict_contains(mpk_dict_t *d, const char *key) {
 }
 
 long mpk_dict_len(mpk_dict_t *d) {
-  if (!dict_ok(d))
-    return MPK_EINVAL;
-  int r = dict_lock(d);
+  int r = dict_enter(d);
   if (r != MPK_OK)
     return r;
   long n = d->count;
@@ -431,9 +437,7 @@ int mpk_dict_foreach(mpk_dict_t *d,
 }
 
 long mpk__dict_repairs(mpk_dict_t *d) {
-  if (!dict_ok(d))
-    return MPK_EINVAL;
-  int r = dict_lock(d);
+  int r = dict_enter(d);
   if (r != MPK_OK)
     return r;
   long n = d->repairs;
@@ -442,9 +446,7 @@ long mpk__dict_repairs(mpk_dict_t *d) {
 }
 
 int mpk__dict_check(mpk_dict_t *d) {
-  if (!dict_ok(d))
-    return MPK_EINVAL;
-  int r = dict_lock(d);
+  int r = dict_enter(d);
   if (r != MPK_OK)
     return r;
   dict_table *t = atomic_load_explicit(&d->table, memory_order_relaxed);

@@ -143,10 +143,10 @@ static int submit_async(mpk_pool_t *p, mpk_async_t *a,
   return MPK_OK;
 }
 
-int mpk_pool_map_async(mpk_pool_t *p, mpk_map_fn fn, const void *in,
-                       size_t in_size, void *out, size_t out_size, size_t n,
-                       const void *ctx, size_t ctx_size, mpk_sched s,
-                       mpk_done_fn done, void *user, mpk_async_t **a) {
+/* What every async submit checks first: the pool accepts calls from here,
+   and a handle for the call (freed by the caller if preparing it fails). */
+static int async_begin(mpk_pool_t *p, mpk_done_fn done, void *user,
+                       mpk_async_t **a, mpk_async_t **h) {
   if (a)
     *a = NULL;
   int rc = mpk__call_check(p, false);
@@ -154,11 +154,22 @@ int mpk_pool_map_async(mpk_pool_t *p, mpk_map_fn fn, const void *in,
     return rc;
   if (atomic_load(&p->state) != MPK__P_OPEN)
     return MPK_ESTATE;
-  mpk_async_t *h = calloc(1, sizeof *h);
-  if (h == NULL)
+  *h = calloc(1, sizeof **h);
+  if (*h == NULL)
     return MPK_ENOMEM;
-  h->done = done;
-  h->user = user;
+  (*h)->done = done;
+  (*h)->user = user;
+  return MPK_OK;
+}
+
+int mpk_pool_map_async(mpk_pool_t *p, mpk_map_fn fn, const void *in,
+                       size_t in_size, void *out, size_t out_size, size_t n,
+                       const void *ctx, size_t ctx_size, mpk_sched s,
+                       mpk_done_fn done, void *user, mpk_async_t **a) {
+  mpk_async_t *h;
+  int rc = async_begin(p, done, user, a, &h);
+  if (rc != MPK_OK)
+    return rc;
   void *args = NULL;
   rc = mpk__map_prepare(&h->call, &args, p, fn, in, in_size, out, out_size, n,
                         ctx, ctx_size, s);
@@ -175,18 +186,10 @@ int mpk_pool_map_async(mpk_pool_t *p, mpk_map_fn fn, const void *in,
 int mpk_pool_apply_async(mpk_pool_t *p, mpk_task_fn fn, const void *arg,
                          size_t arg_size, void *result, size_t result_size,
                          mpk_done_fn done, void *user, mpk_async_t **a) {
-  if (a)
-    *a = NULL;
-  int rc = mpk__call_check(p, false);
+  mpk_async_t *h;
+  int rc = async_begin(p, done, user, a, &h);
   if (rc != MPK_OK)
     return rc;
-  if (atomic_load(&p->state) != MPK__P_OPEN)
-    return MPK_ESTATE;
-  mpk_async_t *h = calloc(1, sizeof *h);
-  if (h == NULL)
-    return MPK_ENOMEM;
-  h->done = done;
-  h->user = user;
   void *args = NULL;
   rc = mpk__apply_prepare(&h->call, &args, p, fn, arg, arg_size, result,
                           result_size);
