@@ -212,8 +212,11 @@ MPK_API int mpk_pool_worker_cpuset(const mpk_pool_t *p, int i, char *buf,
                                    size_t cap);
 
 /* The pid of worker i now (process backend; it changes when the worker is
-   replaced), 0 while it is being replaced or for MPK_THREAD, -1 for a bad
-   pool or index. MT-safe. */
+   replaced), 0 while it is starting (initializer not yet returned) or being
+   replaced, and for MPK_THREAD; -1 for a bad pool or index. A worker that
+   dies 3 times in a row before finishing its start takes its slot out of
+   service, so only pids this returns are safe to kill in fault tests.
+   MT-safe. */
 MPK_API pid_t mpk_pool_worker_pid(const mpk_pool_t *p, int i);
 
 /* Stop accepting work: later submissions return MPK_ESTATE; calls already

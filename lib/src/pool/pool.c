@@ -352,6 +352,12 @@ pid_t mpk_pool_worker_pid(const mpk_pool_t *p, int i) {
     return -1;
   if (p->backend != MPK_PROCESS)
     return 0;
+  /* Only a worker that has finished starting: killing one that is still
+     in its initializer counts toward the start-failure limit, and a caller
+     that kills what this returns must not take the slot out of service. */
+  uint32_t st = atomic_load(&p->slots[i].state);
+  if (st != MPK__W_READY && st != MPK__W_RETIRING)
+    return 0;
   return (pid_t)atomic_load(&p->slots[i].pid);
 }
 
