@@ -349,14 +349,8 @@ int mpk__call_finish(mpk__call *c) {
   c->err_index = idx;
   c->err_status = st;
   c->err_signal = sig;
-  if (code == MPK_ETASK || code == MPK_EWORKER || code == MPK_ETIMEDOUT) {
-    pthread_mutex_lock(&p->mu);
-    p->last_code = code;
-    p->last_index = idx;
-    p->last_status = st;
-    p->last_signal = sig;
-    pthread_mutex_unlock(&p->mu);
-  }
+  if (code == MPK_ETASK || code == MPK_EWORKER || code == MPK_ETIMEDOUT)
+    mpk__set_last_error(p, code, idx, st, sig);
   /* release: everything we did with the slot happens before its reuse */
   atomic_store_explicit(&p->owner[c->seq & (p->R - 1)], NULL,
                         memory_order_release);

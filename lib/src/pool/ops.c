@@ -26,8 +26,8 @@ static int fill_for(mpk__call *c, mpk__job *j, void *arg) {
   return MPK_OK;
 }
 
-int mpk_pool_for(mpk_pool_t *p, size_t n, mpk_range_fn fn, const void *ctx,
-                 size_t ctx_size, mpk_sched s) {
+int mpk__for_local(mpk_pool_t *p, size_t n, mpk_range_fn fn, const void *ctx,
+                   size_t ctx_size, mpk_sched s) {
   int rc = mpk__call_check(p, true);
   if (rc != MPK_OK)
     return rc;
@@ -73,6 +73,15 @@ static int fill_map(mpk__call *c, mpk__job *j, void *arg) {
   return MPK_OK;
 }
 
+bool mpk__map_args_ok(mpk_map_fn fn, const void *in, size_t in_size,
+                      const void *out, size_t out_size, size_t n,
+                      const void *ctx, size_t ctx_size) {
+  return !(fn == NULL || in_size == 0 || out_size == 0 ||
+           (n > 0 && (in == NULL || out == NULL)) ||
+           (ctx == NULL && ctx_size > 0) || n > SIZE_MAX / in_size ||
+           n > SIZE_MAX / out_size);
+}
+
 static bool in_shm(const void *b, size_t bytes) {
   return mpk_shm_contains(b) &&
          mpk_shm_contains((const char *)b + (bytes ? bytes - 1 : 0));
@@ -83,9 +92,7 @@ static int map_prepare(mpk__call *c, map_args *a, mpk_pool_t *p, mpk_map_fn fn,
                        const void *in, size_t in_size, void *out,
                        size_t out_size, size_t n, const void *ctx,
                        size_t ctx_size, mpk_sched s) {
-  if (fn == NULL || in_size == 0 || out_size == 0 ||
-      (n > 0 && (in == NULL || out == NULL)) || (ctx == NULL && ctx_size > 0) ||
-      n > SIZE_MAX / in_size || n > SIZE_MAX / out_size)
+  if (!mpk__map_args_ok(fn, in, in_size, out, out_size, n, ctx, ctx_size))
     return MPK_EINVAL;
   *a = (map_args){.fn = fn,
                   .in = in,
@@ -125,9 +132,9 @@ fail:
   return rc;
 }
 
-int mpk_pool_map(mpk_pool_t *p, mpk_map_fn fn, const void *in, size_t in_size,
-                 void *out, size_t out_size, size_t n, const void *ctx,
-                 size_t ctx_size, mpk_sched s) {
+int mpk__map_local(mpk_pool_t *p, mpk_map_fn fn, const void *in, size_t in_size,
+                   void *out, size_t out_size, size_t n, const void *ctx,
+                   size_t ctx_size, mpk_sched s) {
   int rc = mpk__call_check(p, true);
   if (rc != MPK_OK)
     return rc;

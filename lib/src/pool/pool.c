@@ -453,10 +453,22 @@ int mpk_pool_terminate(mpk_pool_t *p) {
 void mpk_pool_free(mpk_pool_t *p) {
   if (p == NULL || !owned_here(p) || mpk__in_worker_of(p))
     return;
+  if (p->ext_ops != NULL)
+    p->ext_ops->destroy(p); /* collective for MPI: before the local part */
   mpk_pool_terminate(p);
   mpk__async_start_stop(p);
   mpk__iters_orphan(p);
   pool_destroy(p);
+}
+
+void mpk__set_last_error(mpk_pool_t *p, int code, uint64_t index, int status,
+                         int signal) {
+  pthread_mutex_lock(&p->mu);
+  p->last_code = code;
+  p->last_index = index;
+  p->last_status = status;
+  p->last_signal = signal;
+  pthread_mutex_unlock(&p->mu);
 }
 
 int mpk_pool_last_error(mpk_pool_t *p, size_t *index, int *task_status,

@@ -350,6 +350,11 @@ struct mpk_pool {
   _Atomic int mon_cmd;  /* MPK__MON_* request */
   struct mpk__mon *mon; /* monitor-private state */
 
+  /* An extension that takes over for / reduce / map (the MPI mode), or
+     NULL: set once after create, parent-local. */
+  const struct mpk__pool_ext_ops *ext_ops;
+  void *ext;
+
   /* Start-up handshake (parent-local). */
   pthread_mutex_t start_mu;
   pthread_cond_t start_cv;
@@ -455,6 +460,72 @@ int mpk__threads_spawn(mpk_pool_t *p, pthread_t *t, unsigned id);
 /* Check the pool may take a call from this thread: MPK_EINVAL (NULL),
    MPK_ESTATE (other process, a worker, closed), MPK_EDEADLK (callback). */
 int mpk__call_check(mpk_pool_t *p, bool blocking);
+
+/* ---- extensions (route.c) ----------------------------------------------
+
+   A pool with ext_ops routes the four range calls to the extension after
+   the pool argument itself was checked (p != NULL); the extension runs its
+   share through the *_local forms below. destroy runs first in
+   mpk_pool_free (owning process only). */
+typedef int (*mpk__red_kernel)(size_t lo, size_t hi, void *acc, void *ctx);
+typedef void (*mpk__red_combine)(void *acc, const void *other);
+typedef struct mpk__pool_ext_ops {
+  int (*for_)(mpk_pool_t *p, size_t n, mpk_range_fn fn, const void *ctx,
+              size_t ctx_size, mpk_sched s);
+  int (*reduce_d)(mpk_pool_t *p, size_t n, mpk_sum_fn fn, const void *ctx,
+                  size_t ctx_size, mpk_op op, mpk_sched s, int flags,
+                  double *result);
+  int (*reduce_g)(mpk_pool_t *p, size_t n, mpk__red_kernel kernel,
+                  mpk__red_combine combine, const void *identity,
+                  size_t elem_size, const void *ctx, size_t ctx_size,
+                  mpk_sched s, int flags, void *result);
+  int (*map)(mpk_pool_t *p, mpk_map_fn fn, const void *in, size_t in_size,
+             void *out, size_t out_size, size_t n, const void *ctx,
+             size_t ctx_size, mpk_sched s);
+  void (*destroy)(mpk_pool_t *p);
+} mpk__pool_ext_ops;
+
+/* The calls as a plain pool runs them (ops.c, reduce.c). */
+int mpk__for_local(mpk_pool_t *p, size_t n, mpk_range_fn fn, const void *ctx,
+                   size_t ctx_size, mpk_sched s);
+int mpk__reduce_d_local(mpk_pool_t *p, size_t n, mpk_sum_fn fn, const void *ctx,
+                        size_t ctx_size, mpk_op op, mpk_sched s, int flags,
+                        double *result);
+int mpk__reduce_g_local(mpk_pool_t *p, size_t n, mpk__red_kernel kernel,
+                        mpk__red_combine combine, const void *identity,
+                        size_t elem_size, const void *ctx, size_t ctx_size,
+                        mpk_sched s, int flags, void *result);
+int mpk__map_local(mpk_pool_t *p, mpk_map_fn fn, const void *in, size_t in_size,
+                   void *out, size_t out_size, size_t n, const void *ctx,
+                   size_t ctx_size, mpk_sched s);
+
+/* The reduction arithmetic (reduce.c), for extensions that hold per-chunk
+   partials themselves. fold_double: the result of a non-FAST reduction
+   over the n chunk partials a[0 .. n) (pairwise tree, or Neumaier in chunk
+   order with MPK_REDUCE_NEUMAIER); a is overwritten; n = 0 gives the
+   identity. fold_generic: the same tree over n >= 1 elements of `stride`
+   bytes, the total left in a[0]. op_double: one step of op; identity of op. */
+double mpk__fold_double(double *a, size_t n, int op, int flags);
+void mpk__fold_generic(char *a, size_t n, size_t stride,
+                       mpk__red_combine combine);
+double mpk__op_double(int op, double a, double b);
+double mpk__identity_double(int op);
+/* The checks of reduce_double / reduce arguments (no pool state). */
+bool mpk__reduce_d_args_ok(mpk_sum_fn fn, const void *ctx, size_t ctx_size,
+                           mpk_op op, int flags, const double *result);
+bool mpk__reduce_g_args_ok(mpk__red_kernel kernel, mpk__red_combine combine,
+                           const void *identity, size_t elem_size,
+                           const void *ctx, size_t ctx_size, int flags,
+                           const void *result);
+/* The checks of map arguments (no pool state). */
+bool mpk__map_args_ok(mpk_map_fn fn, const void *in, size_t in_size,
+                      const void *out, size_t out_size, size_t n,
+                      const void *ctx, size_t ctx_size);
+
+/* Record a call's failure for mpk_pool_last_error (an extension reports the
+   global failure this way). */
+void mpk__set_last_error(mpk_pool_t *p, int code, uint64_t index, int status,
+                         int signal);
 
 /* call.c ------------------------------------------------------------------
 

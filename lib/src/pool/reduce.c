@@ -14,7 +14,7 @@
 
 #define ACC_LINE 64 /* FAST accumulators: one cache line each (at least) */
 
-static double identity_of(int op) {
+double mpk__identity_double(int op) {
   switch (op) {
   case MPK_PROD: return 1.0;
   case MPK_MIN: return INFINITY;
@@ -23,7 +23,7 @@ static double identity_of(int op) {
   }
 }
 
-static double op2(int op, double a, double b) {
+double mpk__op_double(int op, double a, double b) {
   switch (op) {
   case MPK_PROD: return a * b;
   case MPK_MIN: return b < a ? b : a;
@@ -49,7 +49,7 @@ static double neumaier(const double *v, size_t n, size_t stride) {
 static double tree_double(double *a, size_t n, int op) {
   for (size_t step = 1; step < n; step *= 2)
     for (size_t i = 0; i < n - step; i += 2 * step) /* n > step */
-      a[i] = op2(op, a[i], a[i + step]);
+      a[i] = mpk__op_double(op, a[i], a[i + step]);
   return a[0];
 }
 
@@ -58,6 +58,36 @@ static void tree_generic(char *a, size_t n, size_t stride,
   for (size_t step = 1; step < n; step *= 2)
     for (size_t i = 0; i < n - step; i += 2 * step) /* n > step */
       combine(a + i * stride, a + (i + step) * stride);
+}
+
+double mpk__fold_double(double *a, size_t n, int op, int flags) {
+  if (n == 0)
+    return mpk__identity_double(op);
+  if (flags & MPK_REDUCE_NEUMAIER)
+    return neumaier(a, n, 1);
+  return tree_double(a, n, op);
+}
+
+void mpk__fold_generic(char *a, size_t n, size_t stride,
+                       mpk__red_combine combine) {
+  tree_generic(a, n, stride, combine);
+}
+
+bool mpk__reduce_d_args_ok(mpk_sum_fn fn, const void *ctx, size_t ctx_size,
+                           mpk_op op, int flags, const double *result) {
+  return !(fn == NULL || result == NULL || (ctx == NULL && ctx_size > 0) ||
+           (unsigned)op > (unsigned)MPK_MAX ||
+           (flags & ~(MPK_REDUCE_FAST | MPK_REDUCE_NEUMAIER)) ||
+           ((flags & MPK_REDUCE_NEUMAIER) && op != MPK_SUM));
+}
+
+bool mpk__reduce_g_args_ok(mpk__red_kernel kernel, mpk__red_combine combine,
+                           const void *identity, size_t elem_size,
+                           const void *ctx, size_t ctx_size, int flags,
+                           const void *result) {
+  return !(kernel == NULL || combine == NULL || identity == NULL ||
+           result == NULL || elem_size == 0 || (ctx == NULL && ctx_size > 0) ||
+           (flags & ~MPK_REDUCE_FAST) || elem_size > SIZE_MAX - 2 * ACC_LINE);
 }
 
 void mpk__reduce_finish(mpk__call *c) {
@@ -80,15 +110,16 @@ void mpk__reduce_finish(mpk__call *c) {
           }
         r = s + comp;
       } else {
-        r = neumaier((double *)(void *)acc, c->nacc, 1);
+        r = mpk__fold_double((double *)(void *)acc, c->nacc, c->op,
+                             MPK_REDUCE_NEUMAIER);
       }
     } else if (fast) {
       double *v = (double *)(void *)acc;
-      r = identity_of(c->op);
+      r = mpk__identity_double(c->op);
       for (size_t w = 0; w < c->nacc; w++)
-        r = op2(c->op, r, v[w * stride]);
+        r = mpk__op_double(c->op, r, v[w * stride]);
     } else {
-      r = tree_double((double *)(void *)acc, c->nacc, c->op);
+      r = mpk__fold_double((double *)(void *)acc, c->nacc, c->op, 0);
     }
     *c->dresult = r;
     return;
@@ -165,7 +196,7 @@ static int run_reduce(mpk_pool_t *p, mpk__call *c, red_args *a, size_t n,
       char *slot = (char *)c->buf_acc + w * stride;
       memset(slot, 0, stride);
       if (a->kind == MPK__JOB_REDUCE_D)
-        *(double *)(void *)slot = identity_of(a->op);
+        *(double *)(void *)slot = mpk__identity_double(a->op);
       else
         memcpy(slot, c->identity, es);
     }
@@ -179,16 +210,13 @@ static int run_reduce(mpk_pool_t *p, mpk__call *c, red_args *a, size_t n,
   return mpk__call_run(c, fill_reduce, a);
 }
 
-int mpk_pool_reduce_double(mpk_pool_t *p, size_t n, mpk_sum_fn fn,
-                           const void *ctx, size_t ctx_size, mpk_op op,
-                           mpk_sched s, int flags, double *result) {
+int mpk__reduce_d_local(mpk_pool_t *p, size_t n, mpk_sum_fn fn, const void *ctx,
+                        size_t ctx_size, mpk_op op, mpk_sched s, int flags,
+                        double *result) {
   int rc = mpk__call_check(p, true);
   if (rc != MPK_OK)
     return rc;
-  if (fn == NULL || result == NULL || (ctx == NULL && ctx_size > 0) ||
-      (unsigned)op > (unsigned)MPK_MAX ||
-      (flags & ~(MPK_REDUCE_FAST | MPK_REDUCE_NEUMAIER)) ||
-      ((flags & MPK_REDUCE_NEUMAIER) && op != MPK_SUM))
+  if (!mpk__reduce_d_args_ok(fn, ctx, ctx_size, op, flags, result))
     return MPK_EINVAL;
   mpk__call c = {.pool = p,
                  .kind = MPK__JOB_REDUCE_D,
@@ -210,23 +238,21 @@ int mpk_pool_reduce_double(mpk_pool_t *p, size_t n, mpk_sum_fn fn,
       return MPK_EINVAL;
     if (atomic_load(&p->state) != MPK__P_OPEN)
       return MPK_ESTATE;
-    *result = identity_of(op);
+    *result = mpk__identity_double(op);
     return MPK_OK;
   }
   return run_reduce(p, &c, &a, n, s, flags);
 }
 
-int mpk_pool_reduce(mpk_pool_t *p, size_t n,
-                    int (*kernel)(size_t lo, size_t hi, void *acc, void *ctx),
-                    void (*combine)(void *acc, const void *other),
-                    const void *identity, size_t elem_size, const void *ctx,
-                    size_t ctx_size, mpk_sched s, int flags, void *result) {
+int mpk__reduce_g_local(mpk_pool_t *p, size_t n, mpk__red_kernel kernel,
+                        mpk__red_combine combine, const void *identity,
+                        size_t elem_size, const void *ctx, size_t ctx_size,
+                        mpk_sched s, int flags, void *result) {
   int rc = mpk__call_check(p, true);
   if (rc != MPK_OK)
     return rc;
-  if (kernel == NULL || combine == NULL || identity == NULL || result == NULL ||
-      elem_size == 0 || (ctx == NULL && ctx_size > 0) ||
-      (flags & ~MPK_REDUCE_FAST) || elem_size > SIZE_MAX - 2 * ACC_LINE)
+  if (!mpk__reduce_g_args_ok(kernel, combine, identity, elem_size, ctx,
+                             ctx_size, flags, result))
     return MPK_EINVAL;
   mpk__call c = {.pool = p,
                  .kind = MPK__JOB_REDUCE_G,

@@ -1,0 +1,143 @@
+/* mpk/mpi.h - the pool over MPI: one pinned local pool per rank, and
+ * for / reduce / map calls that cover [0, n) across every rank of a
+ * communicator. Built only with MPK_WITH_MPI (on by default when CMake finds
+ * MPI); Open MPI (or any MPI-3 library) carries all data between ranks.
+ *
+ * Model
+ * -----
+ * mpk_pool_create_mpi is collective over `comm`: every rank creates a local
+ * pool from the same options (workers 0 = the PUs of the binding mpirun gave
+ * the rank) and the pool keeps a duplicate of `comm`. On such a pool
+ * mpk_pool_for, mpk_pool_reduce_double, mpk_pool_reduce and mpk_pool_map are
+ * COLLECTIVE: every rank calls them in the same order with the same n,
+ * schedule, flags, element sizes and the same function and ctx contents.
+ * Each rank runs its share on its local workers; kernels receive GLOBAL
+ * indices (lo, hi in [0, n)), and map reads in[i] / writes out[i] at global
+ * positions of full-length arrays that every rank passes.
+ *
+ * Partition across ranks
+ * ----------------------
+ * The range is cut into chunks exactly as one pool would cut it (the chunk
+ * of the schedule; for reductions the automatic chunk depends on n only).
+ * MPK_MPI_STATIC (default): rank r takes one contiguous run of chunks, in
+ * proportion to its worker count. MPK_MPI_DYNAMIC: ranks take runs of
+ * `grab` chunks at a time from a counter held by rank 0 (MPI one-sided
+ * MPI_Fetch_and_op; rank 0 computes too), for imbalanced work. Inside a
+ * rank, the local schedule (static, cyclic, dynamic, guided) spreads the
+ * rank's chunks over its workers as usual.
+ *
+ * Reproducibility
+ * ---------------
+ * Without MPK_REDUCE_FAST a reduction keeps one partial per chunk; every
+ * rank receives all partials and combines them with the same fixed pairwise
+ * tree (or Neumaier's sum in chunk order) as a single pool does. The result
+ * is therefore bit-identical on every rank, for any number of ranks, any
+ * worker counts, either partition and any local schedule, and equal to a
+ * non-MPI pool's result at the same chunk. With MPK_REDUCE_FAST each rank
+ * reduces its share with per-worker accumulators and the rank results are
+ * folded in rank order: faster, not reproducible.
+ *
+ * Results
+ * -------
+ * Reductions: the result lands on every rank. map: every rank's `out` holds
+ * all n results (default), or, with mpk_mpi_opts.root >= 0, only the root's
+ * `out` is complete (other ranks hold their own share only).
+ *
+ * Errors are global
+ * -----------------
+ * Argument errors, mismatched arguments across ranks, task failures and
+ * dead workers on any rank make the call return the same error on EVERY
+ * rank; no rank is left waiting. Arguments are checked on each rank and the
+ * verdicts are exchanged before any work starts (MPK_EINVAL everywhere if
+ * one rank's arguments are bad or differ from rank 0's). When tasks fail on
+ * several ranks, the failure with the lowest global index is reported, and
+ * mpk_pool_last_error gives the same global index, task status and signal
+ * on every rank. One exception: a NULL pool cannot take part in the
+ * collective, so that rank returns MPK_EINVAL alone and the others wait.
+ * A rank that dies (killed, crashed) is the MPI library's business: Open MPI
+ * aborts the job.
+ *
+ * Threads, fork and MPI
+ * ---------------------
+ * MPI must be initialised with at least MPI_THREAD_FUNNELED (the pool runs
+ * threads of its own that never call MPI) and calls on an MPI pool must come
+ * from one thread of each rank (the main thread under FUNNELED). Workers are
+ * forked processes that never call MPI; kernels must not call MPI either.
+ * With Open MPI use the shared-memory and TCP transports (btl self,vader,tcp);
+ * fork() is not supported with registered-memory transports (openib).
+ * All other pool calls (apply, the async forms, imap, close, join, info)
+ * act on the calling rank's local pool only. mpk_pool_free of an MPI pool
+ * is collective (it frees the duplicated communicator and the window) and
+ * must happen before MPI_Finalize.
+ */
+#ifndef MPK_MPI_H
+#define MPK_MPI_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+#include "mpk/common.h"
+#include "mpk/pool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How an MPI pool's chunks are shared out between ranks. */
+typedef enum {
+  MPK_MPI_STATIC = 0, /* one contiguous run of chunks per rank */
+  MPK_MPI_DYNAMIC = 1 /* runs of `grab` chunks taken from rank 0 */
+} mpk_mpi_partition;
+
+typedef struct {
+  mpk_mpi_partition partition; /* default MPK_MPI_STATIC */
+  int root;    /* map results: -1 on every rank (default), else this rank */
+  size_t grab; /* DYNAMIC: chunks per grab; 0 = automatic (the rank's
+                  workers x max(1, chunks / (8 x all workers))) */
+} mpk_mpi_opts;
+
+/* Per-rank facts of an MPI pool. */
+typedef struct {
+  int rank, size;     /* in the pool's communicator */
+  int workers;        /* this rank's local workers */
+  long total_workers; /* the sum over all ranks */
+  mpk_mpi_partition partition;
+  int root;
+  size_t grab;
+} mpk_mpi_info;
+
+/* Defaults: static partition, results on every rank, automatic grab.
+   NULL is ignored. */
+MPK_API void mpk_mpi_opts_init(mpk_mpi_opts *o);
+
+/* Create a pool whose for / reduce / map cover [0, n) across all ranks of
+   comm (collective over comm). o: the LOCAL pool's options (NULL: defaults),
+   which every rank should pass alike. On success *p is set on every rank;
+   on failure every rank returns the same error and *p is NULL.
+   Errors: MPK_EINVAL (p NULL, comm MPI_COMM_NULL or an intercommunicator,
+   bad options on any rank), MPK_ESTATE (MPI not initialised or finalised,
+   thread level below MPI_THREAD_FUNNELED, called from a pool worker),
+   MPK_ENOSYS (the MPI library cannot allocate the one-sided window), and any
+   error of mpk_pool_create on any rank. Process-safe; not MT-safe with other
+   MPI calls of the same communicator (MPI's rules). */
+MPK_API int mpk_pool_create_mpi(mpk_pool_t **p, MPI_Comm comm,
+                                const mpk_pool_opts *o);
+
+/* Set how later calls share out work (every rank must set the same values
+   before its next call, which fails with MPK_EINVAL on all ranks
+   otherwise). Local, not collective. MPK_EINVAL: p NULL or not an MPI pool,
+   o NULL, bad partition, root < -1 or >= size. */
+MPK_API int mpk_pool_mpi_configure(mpk_pool_t *p, const mpk_mpi_opts *o);
+
+/* Describe an MPI pool. MPK_EINVAL: NULL arguments or not an MPI pool.
+   Local. MT-safe. */
+MPK_API int mpk_pool_mpi_info_get(const mpk_pool_t *p, mpk_mpi_info *info);
+
+/* 1 when p was made by mpk_pool_create_mpi, else 0 (NULL included). */
+MPK_API int mpk_pool_is_mpi(const mpk_pool_t *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MPK_MPI_H */
