@@ -8,6 +8,36 @@ install(DIRECTORY lib/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
 install(EXPORT mpkTargets NAMESPACE mpk::
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mpk)
+# MPI mode: libmpk defines MPK_WITH_MPI=1 publicly and links MPI::MPI_C
+# when it was built with lib/src/mpi/. Then mpkConfig.cmake finds MPI for
+# consumers (mpk::mpk names MPI::MPI_C), and mpk.pc carries MPI's compile
+# and link flags as CMake's FindMPI reported them (which works for any MPI,
+# with or without a pkg-config file of its own).
+get_target_property(_mpk_if_defs mpk INTERFACE_COMPILE_DEFINITIONS)
+set(MPK_BUILT_WITH_MPI OFF)
+set(MPK_PC_MPI_CFLAGS "")
+set(MPK_PC_MPI_LIBS "")
+if(_mpk_if_defs AND "MPK_WITH_MPI=1" IN_LIST _mpk_if_defs)
+  set(MPK_BUILT_WITH_MPI ON)
+  set(_f -DMPK_WITH_MPI=1)
+  foreach(d ${MPI_C_COMPILE_DEFINITIONS})
+    list(APPEND _f -D${d})
+  endforeach()
+  list(APPEND _f ${MPI_C_COMPILE_OPTIONS})
+  foreach(d ${MPI_C_INCLUDE_DIRS})
+    list(APPEND _f -I${d})
+  endforeach()
+  list(JOIN _f " " MPK_PC_MPI_CFLAGS)
+  set(_l ${MPI_C_LINK_FLAGS})
+  foreach(lib ${MPI_C_LIBRARIES})
+    if(lib MATCHES "^(.*)/lib([^/]+)\\.(so|a)$")
+      list(APPEND _l -L${CMAKE_MATCH_1} -l${CMAKE_MATCH_2})
+    else()
+      list(APPEND _l ${lib})
+    endif()
+  endforeach()
+  list(JOIN _l " " MPK_PC_MPI_LIBS)
+endif()
 configure_package_config_file(cmake/mpkConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/mpkConfig.cmake
   INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mpk)
@@ -17,7 +47,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/mpkConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/mpkConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mpk)
 # libmpk is a static library by default, so its link needs (OpenMP, pthread,
-# libm, hwloc) are public in mpk.pc; the prefix is relative to the .pc file.
+# libm, hwloc, and MPI in the MPI mode) are public in mpk.pc; the prefix is relative to the .pc file.
 file(RELATIVE_PATH MPK_PC_REL_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
 string(REGEX REPLACE "/$" "" MPK_PC_REL_PREFIX "${MPK_PC_REL_PREFIX}")
 configure_file(cmake/mpk.pc.in ${CMAKE_CURRENT_BINARY_DIR}/mpk.pc @ONLY)

@@ -1,5 +1,7 @@
 /* Uses an installed mpk: the umbrella header, a shared Value and a child
-   process that adds to it. Prints "consumer: value=42" on success. */
+   process that adds to it. Prints "consumer: value=42" on success, and
+   "mpi=on" when the installed libmpk has the MPI mode (mpk/mpi.h comes in
+   through mpk.h with MPK_WITH_MPI, and its symbols link), else "mpi=off". */
 #include <mpk.h>
 #include <stdio.h>
 
@@ -25,8 +27,15 @@ int main(void) {
     return 1;
   }
   mpk_process_free(p);
-  printf("consumer: cpus=%d value=%ld\n", mpk_cpu_count(),
-         mpk_array_load(v, 0));
+#if defined(MPK_WITH_MPI)
+  if (mpk_pool_is_mpi(NULL) != 0)
+    return 1;
+  const char *mpi = "on";
+#else
+  const char *mpi = "off";
+#endif
+  printf("consumer: cpus=%d value=%ld mpi=%s\n", mpk_cpu_count(),
+         mpk_array_load(v, 0), mpi);
   mpk_array_free(v);
   return 0;
 }

@@ -1,7 +1,8 @@
 # consumer.install: install this build into a scratch prefix, then configure,
 # build and run tests/consumer against it (CMake package), and compile the
 # same program with pkg-config flags.
-# -D BUILD_DIR=... -D SOURCE_DIR=... -D WORK_DIR=...
+# -D BUILD_DIR=... -D SOURCE_DIR=... -D WORK_DIR=... -D MPI=ON|OFF (whether
+# libmpk has the MPI mode: the consumer must then see it, both ways)
 file(REMOVE_RECURSE ${WORK_DIR})
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -15,8 +16,13 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build
     -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
-if(NOT LAST_OUT MATCHES "value=42")
-  message(FATAL_ERROR "consumer printed: ${LAST_OUT}")
+if(MPI)
+  set(want_mpi "mpi=on")
+else()
+  set(want_mpi "mpi=off")
+endif()
+if(NOT LAST_OUT MATCHES "value=42" OR NOT LAST_OUT MATCHES "${want_mpi}")
+  message(FATAL_ERROR "consumer printed: ${LAST_OUT} (expected value=42 ${want_mpi})")
 endif()
 message(STATUS "cmake consumer: ${LAST_OUT}")
 # pkg-config
@@ -29,7 +35,7 @@ string(STRIP "${LAST_OUT}" flags)
 separate_arguments(flags UNIX_COMMAND "${flags}")
 run(cc -std=c11 ${SOURCE_DIR}/tests/consumer/main.c -o ${WORK_DIR}/consumer-pc ${flags})
 run(${WORK_DIR}/consumer-pc)
-if(NOT LAST_OUT MATCHES "value=42")
-  message(FATAL_ERROR "pkg-config consumer printed: ${LAST_OUT}")
+if(NOT LAST_OUT MATCHES "value=42" OR NOT LAST_OUT MATCHES "${want_mpi}")
+  message(FATAL_ERROR "pkg-config consumer printed: ${LAST_OUT} (expected value=42 ${want_mpi})")
 endif()
 message(STATUS "pkg-config consumer: ${LAST_OUT}")

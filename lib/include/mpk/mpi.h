@@ -57,6 +57,22 @@
  * A rank that dies (killed, crashed) is the MPI library's business: Open MPI
  * aborts the job.
  *
+ * Error codes of the range calls on an MPI pool, beyond those of pool.h:
+ * MPK_EIO when an MPI call failed or the ranks did not run every chunk
+ * exactly once (checked at every call, so a broken partition is an error,
+ * never a wrong result); MPK_ENOSYS for DYNAMIC when MPI could not create
+ * the one-sided window (made at the first DYNAMIC call, collectively; that
+ * call and every later DYNAMIC call fail on every rank, STATIC still works).
+ *
+ * The DYNAMIC counter is a shared-memory window (MPI_Win_allocate_shared)
+ * when every rank of the pool is on one node, else an MPI_Win_allocate
+ * window. Known Open MPI issue: Open MPI 4.1's osc/rdma component (used by
+ * MPI_Win_allocate) may back the windows of two communicators that share a
+ * context id (the halves of one MPI_Comm_split, across nodes) with one file
+ * when both are made at the same time (open-mpi/ompi#9492); the two DYNAMIC
+ * pools then share one counter and their calls fail with MPK_EIO (never a
+ * wrong result). Use the STATIC partition there.
+ *
  * Threads, fork and MPI
  * ---------------------
  * MPI must be initialised with at least MPI_THREAD_FUNNELED (the pool runs
@@ -117,8 +133,8 @@ MPK_API void mpk_mpi_opts_init(mpk_mpi_opts *o);
    Errors: MPK_EINVAL (p NULL, comm MPI_COMM_NULL or an intercommunicator,
    bad options on any rank), MPK_ESTATE (MPI not initialised or finalised,
    thread level below MPI_THREAD_FUNNELED, called from a pool worker),
-   MPK_ENOSYS (the MPI library cannot allocate the one-sided window), and any
-   error of mpk_pool_create on any rank. Process-safe; not MT-safe with other
+   MPK_EIO (an MPI call failed), and any error of mpk_pool_create on any
+   rank. Process-safe; not MT-safe with other
    MPI calls of the same communicator (MPI's rules). */
 MPK_API int mpk_pool_create_mpi(mpk_pool_t **p, MPI_Comm comm,
                                 const mpk_pool_opts *o);

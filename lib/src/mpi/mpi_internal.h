@@ -34,6 +34,7 @@ typedef struct {
 typedef struct {
   int32_t code, status, sig, pad_;
   uint64_t index, nruns;
+  uint64_t chunks; /* chunks this rank ran */
 } mpk__mpi_outcome;
 
 typedef struct {
@@ -45,6 +46,7 @@ typedef struct {
   mpk_mpi_opts opts; /* this rank's view (checked equal at every call) */
   MPI_Win win;       /* rank 0 exposes one uint64: the next free chunk */
   uint64_t *counter; /* its memory (rank 0), unused elsewhere */
+  int dyn_rc;        /* MPK_OK, or why the window could not be made */
   /* exchange buffers, size entries each (counts: 2 x size) */
   mpk__mpi_hdr *hdrs;
   mpk__mpi_outcome *outs;
@@ -62,6 +64,7 @@ typedef struct {
 typedef struct {
   mpk__mpi_run *runs;
   size_t nruns, cap;
+  uint64_t chunks; /* chunks run */
   int code;        /* MPK_OK or the first failure */
   uint64_t index;  /* global index of the failure, UINT64_MAX: none */
   int status, sig; /* task status (MPK_ETASK), signal (MPK_EWORKER) */
@@ -70,7 +73,9 @@ typedef struct {
 mpk__mpi *mpk__mpi_of(const mpk_pool_t *p);
 
 /* Step 1. h->rc is this rank's verdict; on MPK_OK from every rank and
-   matching headers returns MPK_OK and sets *base to rank 0's base;
+   matching headers returns MPK_OK and sets *base to rank 0's base (the
+   first DYNAMIC call makes the counter window here: MPK_ENOSYS on every
+   rank if that fails, then and for every later DYNAMIC call);
    otherwise every rank returns the same error (the lowest failing rank's
    verdict, or MPK_EINVAL for a mismatch). */
 int mpk__mpi_agree(mpk__mpi *m, mpk__mpi_hdr *h, uint64_t *base);
@@ -91,11 +96,12 @@ void mpk__mpi_fail(mpk__mpi_out *o, int code, uint64_t index, int status,
 
 /* Step 3. Exchanges every rank's outcome; on a failure anywhere sets the
    pool's last error to the chosen record and returns its code on every
-   rank. Otherwise, when buf != NULL, the elements (elem bytes each) of
+   rank; MPK_EIO when the ranks did not run nchunks chunks in all.
+   Otherwise, when buf != NULL, the elements (elem bytes each) of
    every rank's runs are sent from that rank into buf on every rank
    (root < 0) or on rank `root` only. Frees o->runs. */
-int mpk__mpi_settle(mpk_pool_t *p, mpk__mpi *m, mpk__mpi_out *o, void *buf,
-                    size_t elem, int root);
+int mpk__mpi_settle(mpk_pool_t *p, mpk__mpi *m, mpk__mpi_out *o,
+                    uint64_t nchunks, void *buf, size_t elem, int root);
 
 /* Step 3 for FAST reductions: allgather one elem-byte value per rank into
    all (size x elem bytes). */

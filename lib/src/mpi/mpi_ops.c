@@ -10,21 +10,19 @@
  * into an array in pool memory, the ranks exchange their partials, and
  * every rank folds all of them exactly as one pool would. */
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal/pool_sched.h"
 #include "mpi/mpi_internal.h"
 
-/* The first failing chunk of a partials run (pool memory: written by
-   workers). taken: 0 free, 1 claimed; the claimer then writes index and
-   status (the parent reads them after the local call returned, which
-   orders the writes: the call's completion is a release/acquire pair). */
+/* The lowest failing chunk of a partials run, one record per local worker
+   (pool memory): each is written only by its worker, which keeps the
+   lowest chunk it saw fail, and read by the parent after the local call
+   returned (its completion orders the writes before the reads). */
 typedef struct {
-  _Atomic uint32_t taken;
-  int32_t status;
-  uint64_t index;
+  uint64_t index; /* UINT64_MAX: none */
+  int32_t status, pad_;
 } fail_slot;
 
 /* A local call's ctx: this header, then the identity (generic partials),
@@ -96,10 +94,10 @@ static int partials_g(size_t lo, size_t hi, void *ctx) {
     memcpy(acc, identity, w->es);
     int r = w->fn.red(a, b, acc, u);
     if (r != 0) {
-      uint32_t free_ = 0;
-      if (atomic_compare_exchange_strong(&w->slot->taken, &free_, 1)) {
-        w->slot->index = a;
-        w->slot->status = r;
+      fail_slot *f = &w->slot[mpk_worker_id()];
+      if (a < f->index) {
+        f->index = a;
+        f->status = r;
       }
       return r;
     }
@@ -145,10 +143,17 @@ static void local_failed(call *c, int rc, uint64_t lo, mpk__mpi_out *o) {
   int st = 0, sig = 0;
   mpk_pool_last_error(c->p, &idx, &st, &sig);
   uint64_t g = lo + idx;
-  if (rc == MPK_ETASK && c->w && c->w->slot &&
-      atomic_load(&c->w->slot->taken)) {
-    g = c->w->slot->index; /* the failing chunk itself, already global */
-    st = c->w->slot->status;
+  if (rc == MPK_ETASK && c->w && c->w->slot) {
+    /* a run of several chunks reports its start: the workers' records
+       name the lowest failing chunk itself (global already) */
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < c->m->workers; i++)
+      if (c->w->slot[i].index < best) {
+        best = c->w->slot[i].index;
+        st = c->w->slot[i].status;
+      }
+    if (best < UINT64_MAX)
+      g = best;
   }
   mpk__mpi_fail(o, rc, g, st, sig);
 }
@@ -195,8 +200,10 @@ static void work(call *c, uint64_t base, mpk__mpi_out *o) {
   if (m->opts.partition == MPK_MPI_STATIC) {
     uint64_t k0, k1;
     mpk__mpi_static_share(m, m->rank, K, &k0, &k1);
-    if (o->code == MPK_OK && k0 < k1)
+    if (o->code == MPK_OK && k0 < k1) {
       c->run(c, k0, k1, k0 * ch, k1 * ch < c->n ? k1 * ch : c->n, o);
+      o->chunks += k1 - k0;
+    }
     return;
   }
   uint64_t g = m->opts.grab;
@@ -216,6 +223,7 @@ static void work(call *c, uint64_t base, mpk__mpi_out *o) {
       return;
     uint64_t k1 = K - k0 > g ? k0 + g : K;
     c->run(c, k0, k1, k0 * ch, k1 * ch < c->n ? k1 * ch : c->n, o);
+    o->chunks += k1 - k0;
   }
   poison(c);
 }
@@ -327,7 +335,7 @@ static int drive(call *c, mpk__mpi_hdr *h, void *buf, size_t elem, int root) {
     return rc;
   mpk__mpi_out o = {.code = MPK_OK, .index = UINT64_MAX};
   work(c, base, &o);
-  return mpk__mpi_settle(c->p, c->m, &o, buf, elem, root);
+  return mpk__mpi_settle(c->p, c->m, &o, c->nchunks, buf, elem, root);
 }
 
 static int mpi_for(mpk_pool_t *p, size_t n, mpk_range_fn fn, const void *ctx,
@@ -446,11 +454,11 @@ static int mpi_reduce_g(mpk_pool_t *p, size_t n, mpk__red_kernel kernel,
     part = c.nchunks > SIZE_MAX / elem_size
                ? NULL
                : mpk__pool_alloc(p, (size_t)c.nchunks * elem_size);
-    slot = mpk__pool_alloc(p, sizeof *slot);
+    slot = mpk__pool_alloc(p, (size_t)c.m->workers * sizeof *slot);
     if (part == NULL || slot == NULL)
       h.rc = MPK_ENOMEM;
-    else
-      atomic_store(&slot->taken, 0);
+    for (int i = 0; slot != NULL && i < c.m->workers; i++)
+      slot[i] = (fail_slot){.index = UINT64_MAX};
   }
   if (h.rc == MPK_OK && fast) {
     c.acc = malloc(2 * elem_size); /* accumulator, then scratch */

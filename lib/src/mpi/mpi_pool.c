@@ -84,7 +84,9 @@ static int mpi_usable(MPI_Comm comm) {
 }
 
 static void mpi_free(mpk__mpi *m) {
-  if (m->win != MPI_WIN_NULL) {
+  /* After a failed window creation some ranks may hold a window and others
+     not: freeing it (collective) could wait forever, so it is left. */
+  if (m->win != MPI_WIN_NULL && m->dyn_rc == MPK_OK) {
     MPI_Win_unlock_all(m->win);
     MPI_Win_free(&m->win);
   }
@@ -104,12 +106,32 @@ void mpk__mpi_destroy(mpk_pool_t *p) {
   mpi_free(m);
 }
 
-/* The counter window: rank 0 exposes one uint64, every rank keeps a
-   passive-target epoch open on it for the pool's life. */
+/* The counter window: rank 0 exposes one uint64 (reset to 0), every rank
+   keeps a passive-target epoch open on it for the pool's life. Made at the
+   first DYNAMIC call, so pools that never use it never touch MPI's
+   one-sided layer. */
 static int open_window(mpk__mpi *m) {
   MPI_Aint bytes = m->rank == 0 ? (MPI_Aint)sizeof(uint64_t) : 0;
-  int rc = MPI_Win_allocate(bytes, (int)sizeof(uint64_t), MPI_INFO_NULL,
-                            m->comm, &m->counter, &m->win);
+  /* All ranks on one node: a shared-memory window (Open MPI's osc/sm).
+     Open MPI 4.1 picks osc/rdma for MPI_Win_allocate, whose backing file
+     is named after the communicator's context id only, so the windows of
+     two halves of one split made at the same time collide
+     (open-mpi/ompi#9492); osc/sm's do not. */
+  MPI_Comm node;
+  int node_size = 0;
+  int rc = MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL,
+                               &node);
+  if (rc == MPI_SUCCESS) {
+    MPI_Comm_size(node, &node_size);
+    MPI_Comm_free(&node);
+  }
+  /* every rank decides alike: node_size == size on all ranks or on none */
+  if (node_size == m->size)
+    rc = MPI_Win_allocate_shared(bytes, (int)sizeof(uint64_t), MPI_INFO_NULL,
+                                 m->comm, &m->counter, &m->win);
+  else
+    rc = MPI_Win_allocate(bytes, (int)sizeof(uint64_t), MPI_INFO_NULL, m->comm,
+                          &m->counter, &m->win);
   if (rc != MPI_SUCCESS) {
     m->win = MPI_WIN_NULL;
     return MPK_ENOSYS;
@@ -185,7 +207,6 @@ int mpk_pool_create_mpi(mpk_pool_t **p, MPI_Comm comm, const mpk_pool_opts *o) {
     for (int r = 0; r < m->size; r++)
       m->wprefix[r + 1] = m->wprefix[r] + all[r];
     m->total = m->wprefix[m->size];
-    agreed = all_agree(m->comm, m->size, open_window(m), all + m->size);
   }
   free(all);
   if (agreed != MPK_OK) {
@@ -206,7 +227,10 @@ int mpk__mpi_agree(mpk__mpi *m, mpk__mpi_hdr *h, uint64_t *base) {
   h->root = m->opts.root;
   h->grab = m->opts.grab;
   h->base = 0;
-  if (h->rc == MPK_OK && m->rank == 0 && h->partition == MPK_MPI_DYNAMIC)
+  bool dyn = h->partition == MPK_MPI_DYNAMIC;
+  if (h->rc == MPK_OK && dyn && m->dyn_rc != MPK_OK)
+    h->rc = m->dyn_rc;
+  if (h->rc == MPK_OK && dyn && m->rank == 0 && m->win != MPI_WIN_NULL)
     h->rc = mpk__mpi_counter(m, &h->base);
   mpk__mpi_hdr *all = m->hdrs;
   int rc = MPI_Allgather(h, (int)sizeof *h, MPI_BYTE, all, (int)sizeof *h,
@@ -225,6 +249,14 @@ int mpk__mpi_agree(mpk__mpi *m, mpk__mpi_hdr *h, uint64_t *base) {
       out = MPK_EINVAL;
   }
   *base = all[0].base;
+  if (out == MPK_OK && dyn && m->win == MPI_WIN_NULL) {
+    /* first DYNAMIC call: every rank makes the window (base 0) */
+    m->dyn_rc = all_agree(m->comm, m->size, open_window(m), m->counts);
+    if (m->dyn_rc != MPK_OK && m->dyn_rc != MPK_ENOMEM)
+      m->dyn_rc = MPK_ENOSYS;
+    out = m->dyn_rc;
+    *base = 0;
+  }
   return out;
 }
 
@@ -350,13 +382,14 @@ static int spread(mpk__mpi *m, const mpk__mpi_outcome *all,
   return out;
 }
 
-int mpk__mpi_settle(mpk_pool_t *p, mpk__mpi *m, mpk__mpi_out *o, void *buf,
-                    size_t elem, int root) {
+int mpk__mpi_settle(mpk_pool_t *p, mpk__mpi *m, mpk__mpi_out *o,
+                    uint64_t nchunks, void *buf, size_t elem, int root) {
   mpk__mpi_outcome mine = {.code = o->code,
                            .status = o->status,
                            .sig = o->sig,
                            .index = o->index,
-                           .nruns = o->nruns};
+                           .nruns = o->nruns,
+                           .chunks = o->chunks};
   mpk__mpi_outcome *all = m->outs;
   int rc = mpk__mpi_err(MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, all,
                                       (int)sizeof mine, MPI_BYTE, m->comm));
@@ -369,6 +402,15 @@ int mpk__mpi_settle(mpk_pool_t *p, mpk__mpi *m, mpk__mpi_out *o, void *buf,
     if (rc == MPK_ETASK || rc == MPK_EWORKER || rc == MPK_ETIMEDOUT)
       mpk__set_last_error(p, rc, all[pick].index, all[pick].status,
                           all[pick].sig);
+  }
+  if (rc == MPK_OK) {
+    /* Every chunk ran exactly once, or the partition broke (a counter
+       shared with another window, say): an error, never a wrong result. */
+    uint64_t ran = 0;
+    for (int r = 0; r < m->size; r++)
+      ran += all[r].chunks;
+    if (ran != nchunks)
+      rc = MPK_EIO;
   }
   if (rc == MPK_OK && buf != NULL) {
     /* every rank's runs, as pairs of uint64 */

@@ -1,0 +1,26 @@
+# cmake -DFILES="a;b;c" -P same-files.cmake: every file exists, is not
+# empty, and has the same bytes as the first (mpi.<behavior>-same-bits).
+list(LENGTH FILES count)
+if(count LESS 2)
+  message(FATAL_ERROR "same-files: need at least two files, got '${FILES}'")
+endif()
+list(GET FILES 0 first)
+foreach(f ${FILES})
+  if(NOT EXISTS ${f})
+    message(FATAL_ERROR "same-files: ${f} is missing (its run failed?)")
+  endif()
+  file(SIZE ${f} size)
+  if(size EQUAL 0)
+    message(FATAL_ERROR "same-files: ${f} is empty")
+  endif()
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${first} ${f}
+                  RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    file(READ ${first} a)
+    file(READ ${f} b)
+    message(FATAL_ERROR "same-files: ${f} differs from ${first}:\n${b}\n"
+                        "--- vs ---\n${a}")
+  endif()
+endforeach()
+file(READ ${first} a)
+message(STATUS "same-files: ${count} files identical:\n${a}")

@@ -1,0 +1,62 @@
+/* mpi.subcomm: MPI pools on the two halves of one MPI_Comm_split, created
+   at the same time (as two independent parts of a program would), each
+   computing pi with the dynamic partition: every half gets M_PI
+   bit-identical to a local pool's, eight times over. With 4 ranks and Open
+   MPI 4.1 an MPI_Win_allocate window would meet osc/rdma's shared-memory
+   file naming (context id only, shared by the halves of one split:
+   open-mpi/ompi#9492) and merge the two halves' counters; the library uses
+   a shared-memory window on one node, which this test guards. */
+#include <math.h>
+#include <string.h>
+
+#include "check.h"
+#include "mpi-util.h"
+
+typedef struct {
+  double dx;
+} pi_ctx;
+
+static double partial_pi(size_t lo, size_t hi, void *ctx) {
+  double dx = ((const pi_ctx *)ctx)->dx, s = 0.0;
+  for (size_t i = lo; i < hi; i++) {
+    double x = ((double)i + 0.5) * dx;
+    s += 4.0 / (1.0 + x * x);
+  }
+  return s * dx;
+}
+
+static double pi_with(mpk_pool_t *p, size_t steps) {
+  pi_ctx c = {1.0 / (double)steps};
+  double r = 0;
+  CHECK_OK(mpk_pool_reduce_double(p, steps, partial_pi, &c, sizeof c, MPK_SUM,
+                                  (mpk_sched){MPK_SCHED_STATIC, 500}, 0, &r));
+  return r;
+}
+
+static void test_halves_at_once(void) {
+  /* the halves use different n */
+  const size_t steps = mt_rank % 2 ? 300000 : 400000;
+  mpk_pool_t *local = mt_local_pool(1);
+  double ref = pi_with(local, steps);
+  mpk_pool_free(local);
+  MPI_Comm half;
+  MPI_Comm_split(MPI_COMM_WORLD, mt_rank % 2, mt_rank, &half);
+  for (int round = 0; round < 8; round++) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    mpk_pool_t *p = mt_pool_on(half, 1);
+    mt_configure(p, MPK_MPI_DYNAMIC, -1, 1);
+    double pi = pi_with(p, steps);
+    CHECK_MSG(mt_bits(pi) == mt_bits(ref),
+              "round %d, half %d: pi %.17g, a local pool gives %.17g", round,
+              mt_rank % 2, pi, ref);
+    mt_same_bits_on(half, pi, "pi in one half");
+    mpk_pool_free(p);
+  }
+  MPI_Comm_free(&half);
+}
+
+int main(int argc, char **argv) {
+  mt_init(&argc, &argv, 50);
+  MT_RUN(test_halves_at_once);
+  return mt_finish();
+}
