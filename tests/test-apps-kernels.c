@@ -379,14 +379,20 @@ static void test_mode_table(void) {
   int count;
   const char *const *names = app_mode_names(&count);
   CHECK_EQ(count, APP_MODE_COUNT);
-  static const char *const want[] = {"serial", "omp", "pool", "threads",
-                                     "hybrid"};
-  for (int m = 0; m < APP_MODE_COUNT; m++) {
+  /* mpi: absent (and nameless) until app_modes_enable_mpi */
+  static const char *const want[] = {"serial",  "omp",    "pool",
+                                     "threads", "hybrid", ""};
+  CHECK_EQ(sizeof want / sizeof want[0], APP_MODE_COUNT);
+  for (int m = 0; m < APP_MODE_MPI; m++) {
     CHECK_STR(names[m], want[m]);
     CHECK(app_mode_get((app_mode)m) == app_mode_find(want[m]));
     CHECK_EQ(app_mode_get((app_mode)m)->mode, m);
+    CHECK_EQ(app_mode_get((app_mode)m)->mpi, 0);
   }
-  CHECK(app_mode_find("mpi") == NULL); /* a later issue */
+  CHECK_STR(names[APP_MODE_MPI], "");
+  CHECK(app_mode_get(APP_MODE_MPI) == NULL);
+  CHECK(app_mode_find("mpi") == NULL);
+  CHECK(app_mode_find("") == NULL);
   char list[128], tiny[12];
   CHECK_STR(app_mode_list(list, sizeof list),
             "serial, omp, pool, threads, hybrid");
@@ -414,7 +420,35 @@ static void test_mode_table(void) {
   app_exec_close(&ex); /* idempotent */
   CHECK_OK(app_exec_open(&ex, APP_MODE_OMP, 3, 2, MPK_BIND_COMPACT, NULL));
   CHECK(ex.workers == 3 && ex.threads_per_worker == 1);
+  CHECK(ex.ranks == 1 && ex.total_workers == 3);
+  CHECK_EQ(app_exec_cores(&ex), 3);
   app_exec_close(&ex);
+  CHECK_RC(app_exec_open(&ex, APP_MODE_MPI, 1, 1, MPK_BIND_COMPACT, NULL),
+           MPK_EINVAL); /* absent */
+
+  /* Enabled (mpk-pi does this first): the row appears when it is built. */
+  app_modes_enable_mpi();
+  names = app_mode_names(&count);
+  if (app_mode_mpi_built()) {
+    const app_mode_info *mpi = app_mode_find("mpi");
+    CHECK(mpi != NULL && mpi == app_mode_get(APP_MODE_MPI));
+    CHECK(mpi->mpi && mpi->kind == APP_KIND_POOL && !mpi->hybrid);
+    CHECK_STR(names[APP_MODE_MPI], "mpi");
+    CHECK_STR(app_mode_list(list, sizeof list),
+              "serial, omp, pool, threads, hybrid, mpi");
+    /* workers >= 0 (0: the rank's cores); without MPI_Init the pool
+       refuses at once (runs under mpirun: tests/cmake/mpiapps.cmake) */
+    CHECK_RC(app_exec_open(&ex, APP_MODE_MPI, 0, 1, MPK_BIND_COMPACT, NULL),
+             MPK_ESTATE);
+    CHECK(ex.pool == NULL);
+    CHECK_RC(app_exec_open(&ex, APP_MODE_MPI, -1, 1, MPK_BIND_COMPACT, NULL),
+             MPK_EINVAL);
+    CHECK_RC(app_exec_open(&ex, APP_MODE_MPI, 1, 0, MPK_BIND_COMPACT, NULL),
+             MPK_EINVAL);
+  } else {
+    CHECK(app_mode_find("mpi") == NULL && app_mode_get(APP_MODE_MPI) == NULL);
+    CHECK_STR(names[APP_MODE_MPI], "");
+  }
 }
 
 /* The serial and OpenMP runners (pool modes: apps.pool). */

@@ -1,12 +1,16 @@
 /* mpk-pi: pi by the midpoint rule (the seed's calc_partial_pi) or by Monte
- * Carlo, serially, with OpenMP and with mpk pools, timed in one process.
+ * Carlo, serially, with OpenMP and with mpk pools, timed in one process; or,
+ * with --mode mpi under mpirun, on one mpk pool per rank spanning
+ * MPI_COMM_WORLD (rank 0 reports).
  *
  *   mpk-pi [--mode MODES] [--steps N] [--kernel naive|simd] [--workers N]
  *          [--threads-per-worker K] [--schedule S] [--chunk C] [--bind B]
  *          [--method midpoint|montecarlo] [--seed S] [--isa I]
+ *          [--partition static|dynamic] [--mpi-init-timeout S]
  *          [--repeat R] [--json] [--help]
  *
- * Exit status: 0 success, 1 a run failed, 2 bad usage.
+ * Exit status: 0 success, 1 a run failed, 2 bad usage (or the mpi mode
+ * cannot start).
  */
 #include <getopt.h>
 #include <math.h>
@@ -22,18 +26,25 @@
 #include "app_stats.h"
 #include "mpk/error.h"
 #include "mpk/topo.h"
+#ifdef MPK_WITH_MPI
+#include "app_mpi.h"
+#endif
 
 #define PROG "mpk-pi"
 #define MAX_STEPS (((uint64_t)1 << 52) - 1)
 #define MAX_REPEAT 1000
 #define MAX_ROWS (2 * APP_MODE_COUNT)
+#define MPI_BIT (1u << APP_MODE_MPI)
+#define OPT_INIT_TIMEOUT 256
 
 static const char usage_text[] =
     "usage: mpk-pi [--mode MODES] [--steps N] [--kernel naive|simd]\n"
     "              [--workers N] [--threads-per-worker K] [--schedule S]\n"
     "              [--chunk C] [--bind compact|scatter|none|LIST]\n"
     "              [--method midpoint|montecarlo] [--seed S]\n"
-    "              [--isa auto|avx2|avx512f|generic] [--repeat R] [--json]\n"
+    "              [--isa auto|avx2|avx512f|generic]\n"
+    "              [--partition static|dynamic] [--mpi-init-timeout S]\n"
+    "              [--repeat R] [--json]\n"
     "\n"
     "Compute pi = sum_i 4 / (1 + x_i^2) dx, x_i = (i + 0.5) dx, in each mode\n"
     "and print pi, its error, the median time of R runs, the speedup over the\n"
@@ -43,6 +54,10 @@ static const char usage_text[] =
     "                     hybrid, or all (default all). With all and the\n"
     "                     simd kernel, the naive serial and OpenMP loops run\n"
     "                     too, as baselines. OpenMP runs before the pools.\n"
+    "                     mpi (alone, never part of all): under mpirun, one\n"
+    "                     pool per rank spanning MPI_COMM_WORLD; rank 0\n"
+    "                     reports; the time of a run is the slowest rank's,\n"
+    "                     between barriers\n"
     "  -n, --steps N      intervals (or samples), e.g. 1e9 or 2^30\n"
     "                     (default 1e8; montecarlo 1e7)\n"
     "  -k, --kernel K     naive: the seed's scalar loop (divide-bound);\n"
@@ -51,7 +66,8 @@ static const char usage_text[] =
     "  -w, --workers N    cores to use: OpenMP threads, pool workers "
     "(default:\n"
     "                     the allowed physical cores); hybrid runs N / K\n"
-    "                     processes of K threads\n"
+    "                     processes of K threads; mpi: workers per rank\n"
+    "                     (default: the cores mpirun bound the rank to)\n"
     "  -t, --threads-per-worker K\n"
     "                     OpenMP team per hybrid worker (2..256, default 2)\n"
     "  -s, --schedule S   static (default), cyclic, dynamic, guided\n"
@@ -64,13 +80,21 @@ static const char usage_text[] =
     "                     streams, one per chunk, seeded from --seed and the\n"
     "                     chunk index (the same estimate for any workers)\n"
     "  -S, --seed S       Monte Carlo seed (default 1)\n"
+    "  -P, --partition P  mpi: how chunks are shared out between ranks:\n"
+    "                     static (default, one run per rank, in proportion\n"
+    "                     to its workers) or dynamic (grabs from rank 0)\n"
+    "  --mpi-init-timeout S  mpi: exit 2 if MPI_Init has not finished after\n"
+    "                     S seconds (default 120; 0: wait)\n"
     "  -i, --isa I        pin the simd kernel's variant (default auto)\n"
     "  -r, --repeat R     timed runs per mode, median reported (default 3)\n"
     "  -j, --json         print one JSON object instead of the table\n"
     "  -h, --help         print this help\n"
     "\n"
     "OpenMP threads follow OMP_PROC_BIND / OMP_PLACES; pool workers are\n"
-    "pinned by --bind. Exit status: 0 success, 1 a run failed, 2 bad usage.\n";
+    "pinned by --bind (mpi: inside the cores mpirun bound the rank to, e.g.\n"
+    "mpirun -np 2 --map-by slot:PE=2 --bind-to core mpk-pi --mode mpi).\n"
+    "Exit status: 0 success, 1 a run failed, 2 bad usage or the mpi mode\n"
+    "cannot start.\n";
 
 typedef struct {
   unsigned modes; /* bit per app_mode */
@@ -85,18 +109,37 @@ typedef struct {
   app_pi_method method;
   uint64_t seed;
   const char *isa;
+  int partition;       /* mpi: -1 not given, else an mpk_mpi_partition */
+  double init_timeout; /* mpi: MPI_Init watchdog, seconds (0: none) */
+  int init_timeout_given;
   int repeat, json, all;
 } options;
 
 typedef struct {
   app_mode mode;
   app_pi_kernel kernel;
-  int workers, tpw, cores;
-  int rc;        /* MPK_OK or the failure */
-  double pi;     /* last run's value */
-  int same_bits; /* every repeat gave the same pi */
+  int workers, tpw, cores; /* mpi: workers of rank 0; cores of all ranks */
+  int rc;                  /* MPK_OK or the failure */
+  double pi;               /* last run's value */
+  int same_bits;           /* every repeat gave the same pi */
   app_stats st;
+  double times[MAX_REPEAT]; /* each run's time (mpi: the slowest rank's) */
+  int ranks;                /* mpi: MPI_COMM_WORLD's size; 1 otherwise */
+  int *rank_workers;        /* mpi: workers of each rank (malloc'd) */
 } row;
+
+/* 1 when the comma-separated list s has the item `item`. */
+static int has_item(const char *s, const char *item) {
+  const size_t len = strlen(item);
+  for (;;) {
+    size_t n = strcspn(s, ",");
+    if (n == len && strncmp(s, item, len) == 0)
+      return 1;
+    if (s[n] == '\0')
+      return 0;
+    s += n + 1;
+  }
+}
 
 static int parse_options(int argc, char **argv, options *o) {
   static const struct option longopts[] = {
@@ -111,6 +154,8 @@ static int parse_options(int argc, char **argv, options *o) {
       {"method", required_argument, NULL, 'M'},
       {"seed", required_argument, NULL, 'S'},
       {"isa", required_argument, NULL, 'i'},
+      {"partition", required_argument, NULL, 'P'},
+      {"mpi-init-timeout", required_argument, NULL, OPT_INIT_TIMEOUT},
       {"repeat", required_argument, NULL, 'r'},
       {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},
@@ -122,14 +167,24 @@ static int parse_options(int argc, char **argv, options *o) {
   long v;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":m:n:k:w:t:s:c:b:M:S:i:r:jh", longopts,
+  while ((c = getopt_long(argc, argv, ":m:n:k:w:t:s:c:b:M:S:i:P:r:jh", longopts,
                           NULL)) != -1) {
     switch (c) {
     case 'm':
-      if (app_parse_names(optarg, names, count, &o->modes, &bad) != 0)
+      if (app_parse_names(optarg, names, count, &o->modes, &bad) != 0) {
+        if (strcmp(bad, "mpi") == 0 && !app_mode_mpi_built())
+          return app_usage(PROG, "--mode mpi is not built in: mpk was "
+                                 "configured without MPI (MPK_WITH_MPI=OFF "
+                                 "or no MPI library found)");
         return app_usage(PROG, "unknown mode '%s' in --mode (want %s or all)",
                          bad, app_mode_list(list, sizeof list));
+      }
       o->all = strcmp(optarg, "all") == 0;
+      if (!has_item(optarg, "mpi"))
+        o->modes &= ~MPI_BIT; /* "all" never means mpi */
+      else if (o->modes & ~MPI_BIT)
+        return app_usage(PROG, "--mode mpi runs alone (it spans the ranks "
+                               "of an mpirun job): drop the other modes");
       break;
     case 'n':
       if (app_parse_count(optarg, 1, MAX_STEPS, &o->steps) != 0)
@@ -197,6 +252,21 @@ static int parse_options(int argc, char **argv, options *o) {
                          optarg);
       o->isa = optarg;
       break;
+    case 'P':
+      if (strcmp(optarg, "static") == 0)
+        o->partition = 0;
+      else if (strcmp(optarg, "dynamic") == 0)
+        o->partition = 1;
+      else
+        return app_usage(PROG, "bad --partition '%s' (want static or dynamic)",
+                         optarg);
+      break;
+    case OPT_INIT_TIMEOUT:
+      if (app_parse_double(optarg, 0, 1e6, &o->init_timeout) != 0)
+        return app_usage(
+            PROG, "bad --mpi-init-timeout '%s' (want seconds, 0..1e6)", optarg);
+      o->init_timeout_given = 1;
+      break;
     case 'r':
       if (app_parse_long(optarg, 1, MAX_REPEAT, &v) != 0)
         return app_usage(PROG, "bad --repeat '%s' (want 1..%d)", optarg,
@@ -204,7 +274,12 @@ static int parse_options(int argc, char **argv, options *o) {
       o->repeat = (int)v;
       break;
     case 'j': o->json = 1; break;
-    case 'h': fputs(usage_text, stdout); return 0;
+    case 'h':
+      fputs(usage_text, stdout);
+      printf("This build: %s\n", app_mode_mpi_built()
+                                     ? "the mpi mode is available"
+                                     : "without MPI (no mpi mode)");
+      return 0;
     case ':':
       return app_usage(PROG, "option '%s' needs a value", argv[optind - 1]);
     default: return app_usage(PROG, "unknown option '%s'", argv[optind - 1]);
@@ -212,6 +287,9 @@ static int parse_options(int argc, char **argv, options *o) {
   }
   if (optind < argc)
     return app_usage(PROG, "unexpected argument '%s'", argv[optind]);
+  if ((o->partition >= 0 || o->init_timeout_given) && !(o->modes & MPI_BIT))
+    return app_usage(PROG, "--%s applies to --mode mpi only",
+                     o->partition >= 0 ? "partition" : "mpi-init-timeout");
   if (o->chunk > 0 && o->steps > 0 && o->chunk > o->steps)
     return app_usage(PROG, "--chunk %llu is larger than --steps %llu",
                      (unsigned long long)o->chunk,
@@ -240,6 +318,31 @@ static int run_once(void *p) {
   return 0;
 }
 
+/* The mpi mode's layout and partition (collective); other modes: nothing. */
+static int setup_mpi(row *r, app_exec *ex, const options *o) {
+#ifdef MPK_WITH_MPI
+  if (!ex->info->mpi)
+    return MPK_OK;
+  r->ranks = ex->ranks;
+  r->rank_workers = malloc((size_t)ex->ranks * sizeof *r->rank_workers);
+  int rc = MPK_OK;
+  if (o->partition >= 0)
+    rc = app_mpi_partition(ex, (mpk_mpi_partition)o->partition);
+  /* Gather only when every rank has its buffer: the ranks agree first. */
+  int have = r->rank_workers != NULL, all_have = 0;
+  MPI_Allreduce(&have, &all_have, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (!all_have)
+    return MPK_ENOMEM;
+  app_mpi_workers(ex, r->rank_workers);
+  return rc;
+#else
+  (void)r;
+  (void)ex;
+  (void)o;
+  return MPK_OK;
+#endif
+}
+
 static void measure(row *r, const options *o, const app_pi_problem *base) {
   app_pi_problem pb = *base;
   pb.kernel = r->kernel;
@@ -248,18 +351,26 @@ static void measure(row *r, const options *o, const app_pi_problem *base) {
   if (r->rc != MPK_OK)
     return;
   r->cores = app_exec_cores(&ex);
+  r->workers = ex.workers;
+  r->rc = setup_mpi(r, &ex, o);
   /* Warm-up: wake the team or pool and fault the code in, on a small
      problem (a mode's first call pays for page faults and thread starts). */
   app_pi_problem warm = pb;
   warm.steps = pb.steps < ((size_t)1 << 20) ? pb.steps : ((size_t)1 << 20);
   warm.chunk = app_pi_default_chunk(warm.steps);
   double scratch;
-  r->rc = app_pi_run(&ex, &warm, &scratch);
-  double times[MAX_REPEAT];
-  run_arg a = {&ex, &pb, NAN, 1, 1};
   if (r->rc == MPK_OK)
-    r->rc = app_time_runs(run_once, &a, 0, o->repeat, times);
-  if (r->rc == MPK_OK && app_stats_compute(times, o->repeat, &r->st) != 0)
+    r->rc = app_pi_run(&ex, &warm, &scratch);
+  run_arg a = {&ex, &pb, NAN, 1, 1};
+  if (r->rc == MPK_OK) {
+#ifdef MPK_WITH_MPI
+    if (ex.info->mpi)
+      r->rc = app_mpi_time_runs(run_once, &a, 0, o->repeat, r->times);
+    else
+#endif
+      r->rc = app_time_runs(run_once, &a, 0, o->repeat, r->times);
+  }
+  if (r->rc == MPK_OK && app_stats_compute(r->times, o->repeat, &r->st) != 0)
     r->rc = MPK_ENOMEM;
   r->pi = a.pi;
   r->same_bits = a.same_bits;
@@ -328,9 +439,17 @@ static void print_json(const row *rows, int n, const options *o, uint64_t steps,
     app_json_str(stdout, app_mode_get(r->mode)->name);
     printf(", \"kernel\": ");
     app_json_str(stdout, kernel_name(o, r->kernel));
-    printf(", \"workers\": %d, \"threads_per_worker\": %d, \"pi\": %.17g, "
-           "\"abs_error\": ",
-           r->workers, r->tpw, r->pi);
+    printf(", \"workers\": %d, \"threads_per_worker\": %d, \"ranks\": %d, "
+           "\"total_workers\": %d",
+           r->workers, r->tpw, r->ranks, r->cores / r->tpw);
+    if (r->rank_workers != NULL) {
+      printf(", \"workers_per_rank\": [");
+      for (int k = 0; k < r->ranks; k++)
+        printf("%s%d", k ? ", " : "", r->rank_workers[k]);
+      printf("], \"partition\": \"%s\"",
+             o->partition == 1 ? "dynamic" : "static");
+    }
+    printf(", \"pi\": %.17g, \"abs_error\": ", r->pi);
     app_json_num(stdout, fabs(r->pi - M_PI));
     app_json_field(stdout, "seconds", r->st.median);
     app_json_field(stdout, "seconds_min", r->st.min);
@@ -339,7 +458,12 @@ static void print_json(const row *rows, int n, const options *o, uint64_t steps,
     app_json_field(stdout, "speedup", d.speedup);
     app_json_field(stdout, "efficiency", d.efficiency);
     app_json_field(stdout, "vs_omp", d.vs_omp);
-    printf(", \"repeatable\": %s}", r->same_bits ? "true" : "false");
+    printf(", \"times\": [");
+    for (int k = 0; k < o->repeat; k++) {
+      fputs(k ? ", " : "", stdout);
+      app_json_num(stdout, r->times[k]);
+    }
+    printf("], \"repeatable\": %s}", r->same_bits ? "true" : "false");
   }
   printf("]}\n");
 }
@@ -389,11 +513,38 @@ static void print_table(const row *rows, int n, const options *o,
     printf("simd kernel: %s variant; speedup: vs serial with the same kernel; "
            "vs omp: vs the naive OpenMP loop\n",
            app_pi_simd_isa());
+  for (int i = 0; i < n; i++) {
+    const row *r = &rows[i];
+    if (r->rc != MPK_OK || r->rank_workers == NULL)
+      continue;
+    printf("mpi: %d rank%s, workers per rank ", r->ranks,
+           r->ranks == 1 ? "" : "s");
+    for (int k = 0; k < r->ranks; k++)
+      printf("%s%d", k ? "," : "", r->rank_workers[k]);
+    printf(" (%d in all), partition %s; a run's time is the slowest rank's, "
+           "between barriers\n",
+           r->cores / r->tpw, o->partition == 1 ? "dynamic" : "static");
+  }
+}
+
+/* A row to measure: mode m with kernel k on w workers of t threads. */
+static row new_row(app_mode m, app_pi_kernel k, int w, int t) {
+  return (row){.mode = m,
+               .kernel = k,
+               .workers = w,
+               .tpw = t,
+               .cores = 1,
+               .rc = 0,
+               .pi = NAN,
+               .same_bits = 1,
+               .ranks = 1,
+               .rank_workers = NULL};
 }
 
 int main(int argc, char **argv) {
   options o = {0};
-  o.modes = ~0u;
+  app_modes_enable_mpi(); /* mpk-pi is the one app with the mpi mode */
+  o.modes = ~MPI_BIT;
   o.all = 1;
   o.kernel = APP_PI_SIMD;
   o.tpw = 0;
@@ -402,6 +553,8 @@ int main(int argc, char **argv) {
   o.method = APP_METHOD_MIDPOINT;
   o.seed = 1;
   o.repeat = 3;
+  o.partition = -1;
+  o.init_timeout = 120;
   int st = parse_options(argc, argv, &o);
   if (st >= 0)
     return st;
@@ -425,7 +578,10 @@ int main(int argc, char **argv) {
     const app_mode_info *info = app_mode_get((app_mode)m);
     if (info == NULL || !(o.modes & (1u << m)))
       continue;
-    int w = info->kind == APP_KIND_SERIAL ? 1 : workers, t = 1;
+    int w = info->kind == APP_KIND_SERIAL ? 1
+            : info->mpi                   ? o.workers /* 0: the rank's cores */
+                                          : workers,
+        t = 1;
     if (info->hybrid) {
       if (o.all && workers < tpw)
         continue; /* no room for a team here: all skips hybrid */
@@ -436,11 +592,50 @@ int main(int argc, char **argv) {
        measured too: they are the baselines the simd kernel is judged by. */
     if (o.all && o.method == APP_METHOD_MIDPOINT && o.kernel != APP_PI_NAIVE &&
         info->kind != APP_KIND_POOL)
-      rows[n++] = (row){(app_mode)m, APP_PI_NAIVE, w, t, 1, 0, NAN, 1, {0}};
-    rows[n++] = (row){(app_mode)m, o.kernel, w, t, 1, 0, NAN, 1, {0}};
+      rows[n++] = new_row((app_mode)m, APP_PI_NAIVE, w, t);
+    rows[n++] = new_row((app_mode)m, o.kernel, w, t);
   }
   if (n == 0)
     return app_usage(PROG, "no mode to run");
+
+  /* The mpi mode runs alone (parse_options): MPI starts only for it, once
+     every argument is known good, so all ranks get here or none does. */
+  const int mpi = (o.modes & MPI_BIT) != 0;
+  int rank = 0;
+#ifdef MPK_WITH_MPI
+  if (mpi) {
+    char err[256];
+    if (app_mpi_init(&argc, &argv, o.init_timeout, err, sizeof err) != 0) {
+      fprintf(stderr, PROG ": cannot start the mpi mode: %s\n", err);
+      return 2;
+    }
+    rank = app_mpi_rank();
+    /* What steers the collective calls must match, or ranks would wait on
+       each other (a job started with different commands per rank). */
+    struct {
+      uint64_t steps, chunk, seed;
+      int32_t method, kernel, sched, partition, repeat, pad;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    ctl.steps = steps;
+    ctl.chunk = chunk;
+    ctl.seed = o.seed;
+    ctl.method = (int32_t)o.method;
+    ctl.kernel = (int32_t)o.kernel;
+    ctl.sched = (int32_t)o.sched;
+    ctl.partition = o.partition;
+    ctl.repeat = o.repeat;
+    if (app_mpi_same(&ctl, sizeof ctl) != 1) {
+      if (rank == 0)
+        fprintf(stderr, PROG ": the ranks were started with different "
+                             "options (steps, chunk, repeat, schedule, kernel, "
+                             "method, seed or partition): give every rank the "
+                             "same command\n");
+      app_mpi_finalize();
+      return 2;
+    }
+  }
+#endif
 
   app_pi_problem pb = {o.method, o.kernel,      (size_t)steps,
                        o.sched,  (size_t)chunk, o.seed};
@@ -448,16 +643,27 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n; i++) {
     measure(&rows[i], &o, &pb);
     if (rows[i].rc != MPK_OK) {
-      failed = 1;
-      fprintf(stderr, "mpk-pi: mode %s failed: %s\n",
-              app_mode_get(rows[i].mode)->name, mpk_strerror(rows[i].rc));
+      failed = 1; /* the mpi mode fails alike on every rank: rank 0 says */
+      if (rank == 0)
+        fprintf(stderr, "mpk-pi: mode %s failed: %s\n",
+                app_mode_get(rows[i].mode)->name, mpk_strerror(rows[i].rc));
     }
   }
-  if (o.json)
-    print_json(rows, n, &o, steps, chunk);
-  else
-    print_table(rows, n, &o, steps, chunk);
-  if (fflush(stdout) != 0 || ferror(stdout))
-    return 1;
+  if (rank == 0) {
+    if (o.json)
+      print_json(rows, n, &o, steps, chunk);
+    else
+      print_table(rows, n, &o, steps, chunk);
+    if (fflush(stdout) != 0 || ferror(stdout))
+      failed = 1;
+  }
+  for (int i = 0; i < n; i++)
+    free(rows[i].rank_workers);
+#ifdef MPK_WITH_MPI
+  if (mpi)
+    app_mpi_finalize();
+#else
+  (void)mpi;
+#endif
   return failed ? 1 : 0;
 }

@@ -2,8 +2,10 @@
  * the mpk pool modes) and kernels (pi: compute-bound, square: memory-bound,
  * imbalanced: where dynamic and guided schedules beat static), in strong
  * and weak scaling, against a serial baseline measured in the same run;
- * repeats every point and writes JSON and CSV. With --baseline it is a
- * performance regression check.
+ * with --ranks also ranks x workers of the pool over MPI (mpk-pi --mode mpi
+ * launched under mpirun, one launch per point); repeats every point and
+ * writes JSON and CSV. With --baseline it is a performance regression
+ * check.
  *
  * Exit status: 0 success; 1 a point failed or (with --baseline) regressed;
  * 2 bad usage, or a result file that cannot be read.
@@ -27,6 +29,15 @@
 
 #define PROG "mpk-scale"
 #define MAX_SIZE (((uint64_t)1 << 40))
+#define MAX_RANKS 4096
+
+/* Baked in at configure time (bench/scaling/CMakeLists.txt). */
+#ifndef MPK_SCALE_MPIRUN
+#define MPK_SCALE_MPIRUN "mpirun"
+#endif
+#ifndef MPK_SCALE_MPK_PI
+#define MPK_SCALE_MPK_PI ""
+#endif
 
 static const char usage_text[] =
     "usage: mpk-scale [--kernels LIST] [--modes LIST] [--workers LIST]\n"
@@ -36,6 +47,9 @@ static const char usage_text[] =
     "                 [--out DIR] [--name NAME] [--quiet]\n"
     "                 [--baseline FILE.json [--compare FILE.json]]\n"
     "                 [--noise-k K] [--noise-floor F]\n"
+    "                 [--ranks LIST [--rank-workers LIST] [--mpirun PATH]\n"
+    "                  [--mpirun-args ARGS] [--mpk-pi PATH] "
+    "[--mpi-timeout S]]\n"
     "\n"
     "Measure how pi (compute-bound), square (memory-bound) and imbalanced\n"
     "(element i costs 1 + 63 i / n units) scale with the worker count in\n"
@@ -74,6 +88,26 @@ static const char usage_text[] =
     "  --noise-k K           regression noise multiplier (default 3)\n"
     "  --noise-floor F       regression minimum tolerance (default 0.05)\n"
     "\n"
+    "Ranks x workers (the pool over MPI, pi only, one machine):\n"
+    "  --ranks LIST          also measure pi on R ranks x W workers for each\n"
+    "                        R in LIST and W in --rank-workers, each point\n"
+    "                        one `mpirun -np R ... mpk-pi --mode mpi\n"
+    "                        --workers W --json` (mode mpi in the output,\n"
+    "                        cores = R x W, speedup vs the serial point).\n"
+    "                        With R x W <= this machine's cores each rank\n"
+    "                        gets W cores (Open MPI: --map-by slot:PE=W\n"
+    "                        --bind-to core) and pins its workers there;\n"
+    "                        beyond, --oversubscribe --bind-to none and\n"
+    "                        unpinned workers\n"
+    "  --rank-workers LIST   workers per rank (default: the --workers list)\n"
+    "  --mpirun PATH         the launcher (default " MPK_SCALE_MPIRUN ")\n"
+    "  --mpirun-args ARGS    more launcher arguments, space-separated\n"
+    "  --mpk-pi PATH         the mpk-pi to launch (default: this build's)\n"
+    "  --mpi-timeout S       seconds per launch before it is killed and the\n"
+    "                        point fails (default 600)\n"
+    "  The launcher environment is the caller's (as root with Open MPI:\n"
+    "  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1).\n"
+    "\n"
     "Regression rule: a point (same kernel, scaling, mode, schedule, chunk,\n"
     "workers and size) regressed when its median time exceeds the\n"
     "baseline's median by more than max(K x noise, F), where noise is the\n"
@@ -98,6 +132,10 @@ typedef struct {
   uint64_t pi_steps, square_n, imb_n, imb_chunk;
   const char *out, *name, *baseline, *compare;
   app_regress_rule rule;
+  uint64_t ranks[SCALE_MAX_WORKERS], rank_workers[SCALE_MAX_WORKERS];
+  int nranks, nrank_workers;
+  const char *ranks_s, *rank_workers_s;
+  scale_mpi mpi;
 } options;
 
 enum {
@@ -119,6 +157,12 @@ enum {
   OPT_COMPARE,
   OPT_NOISE_K,
   OPT_NOISE_FLOOR,
+  OPT_RANKS,
+  OPT_RANK_WORKERS,
+  OPT_MPIRUN,
+  OPT_MPIRUN_ARGS,
+  OPT_MPK_PI,
+  OPT_MPI_TIMEOUT,
   OPT_HELP
 };
 
@@ -142,6 +186,12 @@ static int parse_options(int argc, char **argv, options *o) {
       {"compare", required_argument, NULL, OPT_COMPARE},
       {"noise-k", required_argument, NULL, OPT_NOISE_K},
       {"noise-floor", required_argument, NULL, OPT_NOISE_FLOOR},
+      {"ranks", required_argument, NULL, OPT_RANKS},
+      {"rank-workers", required_argument, NULL, OPT_RANK_WORKERS},
+      {"mpirun", required_argument, NULL, OPT_MPIRUN},
+      {"mpirun-args", required_argument, NULL, OPT_MPIRUN_ARGS},
+      {"mpk-pi", required_argument, NULL, OPT_MPK_PI},
+      {"mpi-timeout", required_argument, NULL, OPT_MPI_TIMEOUT},
       {"help", no_argument, NULL, OPT_HELP},
       {NULL, 0, NULL, 0}};
   int count;
@@ -163,9 +213,13 @@ static int parse_options(int argc, char **argv, options *o) {
       o->kernels_s = optarg;
       break;
     case OPT_MODES:
-      if (app_parse_names(optarg, mode_names, count, &o->modes, &bad) != 0)
+      if (app_parse_names(optarg, mode_names, count, &o->modes, &bad) != 0) {
+        if (strcmp(bad, "mpi") == 0)
+          return app_usage(PROG, "mode mpi is measured with --ranks LIST "
+                                 "(mpk-pi under mpirun), not --modes");
         return app_usage(PROG, "unknown mode '%s' (want %s or all)", bad,
                          app_mode_list(list, sizeof list));
+      }
       o->modes_s = optarg;
       break;
     case OPT_WORKERS:
@@ -248,8 +302,48 @@ static int parse_options(int argc, char **argv, options *o) {
         return app_usage(PROG, "bad --noise-floor '%s' (want a number >= 0)",
                          optarg);
       break;
+    case OPT_RANKS:
+      if (app_parse_count_list(optarg, 1, MAX_RANKS, o->ranks,
+                               SCALE_MAX_WORKERS, &o->nranks) != 0)
+        return app_usage(PROG,
+                         "bad --ranks '%s' (want a list like 1,2,4 of "
+                         "1..4096)",
+                         optarg);
+      o->ranks_s = optarg;
+      break;
+    case OPT_RANK_WORKERS:
+      if (app_parse_count_list(optarg, 1, MPK_POOL_MAX_WORKERS, o->rank_workers,
+                               SCALE_MAX_WORKERS, &o->nrank_workers) != 0)
+        return app_usage(PROG,
+                         "bad --rank-workers '%s' (want a list like 1,2 "
+                         "of 1..%d)",
+                         optarg, MPK_POOL_MAX_WORKERS);
+      o->rank_workers_s = optarg;
+      break;
+    case OPT_MPIRUN:
+      if (*optarg == '\0')
+        return app_usage(PROG, "empty --mpirun");
+      o->mpi.mpirun = optarg;
+      break;
+    case OPT_MPIRUN_ARGS: o->mpi.extra = optarg; break;
+    case OPT_MPK_PI:
+      if (*optarg == '\0')
+        return app_usage(PROG, "empty --mpk-pi");
+      o->mpi.mpk_pi = optarg;
+      break;
+    case OPT_MPI_TIMEOUT:
+      if (app_parse_double(optarg, 0.1, 1e6, &o->mpi.timeout) != 0)
+        return app_usage(
+            PROG, "bad --mpi-timeout '%s' (want seconds, 0.1..1e6)", optarg);
+      break;
     case 'h':
-    case OPT_HELP: fputs(usage_text, stdout); return 0;
+    case OPT_HELP:
+      fputs(usage_text, stdout);
+      printf("This build: %s\n",
+             app_mode_mpi_built()
+                 ? "MPI points available (--ranks), mpk-pi has --mode mpi"
+                 : "without MPI (--ranks unavailable)");
+      return 0;
     case ':':
       return app_usage(PROG, "option '%s' needs a value", argv[optind - 1]);
     default: return app_usage(PROG, "unknown option '%s'", argv[optind - 1]);
@@ -259,6 +353,19 @@ static int parse_options(int argc, char **argv, options *o) {
     return app_usage(PROG, "unexpected argument '%s'", argv[optind]);
   if (o->compare != NULL && o->baseline == NULL)
     return app_usage(PROG, "--compare needs --baseline");
+  if (o->nranks == 0 && (o->nrank_workers > 0 || o->mpi.extra != NULL))
+    return app_usage(PROG, "--rank-workers and --mpirun-args need --ranks");
+  if (o->nranks > 0 && o->compare == NULL) {
+    if (!app_mode_mpi_built())
+      return app_usage(PROG, "--ranks: mpk was built without MPI (mpk-pi "
+                             "has no mpi mode)");
+    if (!(o->kernels & (1u << K_PI)))
+      return app_usage(PROG, "--ranks measures the pi kernel: add pi to "
+                             "--kernels");
+    if (o->mpi.mpk_pi == NULL || *o->mpi.mpk_pi == '\0')
+      return app_usage(PROG, "--ranks: no mpk-pi in this build: give "
+                             "--mpk-pi PATH");
+  }
   return -1;
 }
 
@@ -279,7 +386,7 @@ static void progress(sweep *s, const scale_point *p) {
     return;
   fprintf(stderr, "\r\033[K" PROG ": [%d/%d] %s %s %s %s workers %d", s->done,
           s->total, scale_kernel_names[p->kernel], p->scaling,
-          app_mode_get(p->mode)->name, app_sched_name(p->sched), p->cores);
+          scale_mode_name(p->mode), app_sched_name(p->sched), p->cores);
   if (s->done == s->total)
     fputs("\r\033[K", stderr);
   fflush(stderr);
@@ -414,6 +521,7 @@ static int plan_exec(const options *o, app_mode m, int workers, int tpw,
           p->workers = workers;
           p->tpw = tpw;
           p->cores = cores;
+          p->ranks = 1;
           p->size = base_size(o, (scale_kernel)k) *
                     (sc == S_WEAK ? (size_t)cores : 1);
         }
@@ -464,12 +572,62 @@ static int plan_serial(const options *o, scale_point *pts, int n) {
       p->scaling = "serial";
       p->mode = APP_MODE_SERIAL;
       p->sched = MPK_SCHED_STATIC;
-      p->workers = p->tpw = p->cores = 1;
+      p->workers = p->tpw = p->cores = p->ranks = 1;
       p->size = base_size(o, (scale_kernel)k);
     }
     n++;
   }
   return n;
+}
+
+/* MPI points: pi for each ranks x workers and scaling, appended. */
+static int plan_mpi(const options *o, scale_point *pts, int n) {
+  for (int r = 0; r < o->nranks; r++)
+    for (int w = 0; w < o->nrank_workers; w++)
+      for (int sc = 0; sc < S_COUNT; sc++) {
+        if (!(o->scalings & (1u << sc)))
+          continue;
+        if (pts != NULL) {
+          scale_point *p = &pts[n];
+          memset(p, 0, sizeof *p);
+          p->kernel = K_PI;
+          p->scaling = scale_scaling_names[sc];
+          p->mode = APP_MODE_MPI;
+          p->sched = MPK_SCHED_STATIC;
+          p->ranks = (int)o->ranks[r];
+          p->workers = (int)o->rank_workers[w];
+          p->tpw = 1;
+          p->cores = p->ranks * p->workers;
+          p->size = (size_t)o->pi_steps *
+                    (sc == S_WEAK ? (size_t)p->cores : (size_t)1);
+        }
+        n++;
+      }
+  return n;
+}
+
+/* Run the MPI points pts[first..n): one mpirun each, checked like the
+   others (pi against M_PI and against the in-process points' value). */
+static void run_mpi_points(sweep *s, scale_point *pts, int first, int n) {
+  scale_mpi m = s->o->mpi;
+  char why[256] = "";
+  int probed = first < n ? scale_mpi_probe(&m, why, sizeof why) : 0;
+  for (int i = first; i < n; i++) {
+    scale_point *p = &pts[i];
+    if (probed != 0) {
+      p->rc = MPK_ECHILD;
+      snprintf(p->check, sizeof p->check, "%.95s", why);
+    } else {
+      scale_mpi_measure(&m, p, s->o->repeat);
+      if (p->rc == MPK_OK) {
+        check_value(p);
+        if (strcmp(p->check, "ok") != 0)
+          p->rc = MPK_ETASK;
+      }
+    }
+    p->noise = p->rc == MPK_OK ? app_rel_noise(&p->st) : NAN;
+    progress(s, p);
+  }
 }
 
 static void derive(scale_point *pts, int n) {
@@ -535,6 +693,8 @@ static int run_sweep(const options *o, int argc, char **argv) {
   for (int e = 1; e < nexec; e++)
     npts = plan_exec(o, ep[e].mode, ep[e].workers, ep[e].tpw, ep[e].cores, NULL,
                      npts);
+  const int nlocal = npts;
+  npts = plan_mpi(o, NULL, npts);
   scale_point *pts = calloc((size_t)npts, sizeof *pts);
   if (pts == NULL) {
     fprintf(stderr, PROG ": out of memory\n");
@@ -583,12 +743,16 @@ static int run_sweep(const options *o, int argc, char **argv) {
     if (rc == MPK_OK)
       app_exec_close(&ex);
   }
+  plan_mpi(o, pts, k);
+  run_mpi_points(&s, pts, nlocal, npts);
   derive(pts, npts);
   for (int i = 0; i < npts; i++)
     if (pts[i].rc != MPK_OK) {
-      fprintf(stderr, PROG ": %s %s %s workers %d: %s\n",
+      fprintf(stderr, PROG ": %s %s %s workers %d%s: %s\n",
               scale_kernel_names[pts[i].kernel], pts[i].scaling,
-              app_mode_get(pts[i].mode)->name, pts[i].cores, pts[i].check);
+              scale_mode_name(pts[i].mode), pts[i].cores,
+              pts[i].mode == APP_MODE_MPI ? " (ranks x workers)" : "",
+              pts[i].check);
       status = 1;
     }
 
@@ -599,10 +763,27 @@ static int run_sweep(const options *o, int argc, char **argv) {
     snprintf(workers + l, sizeof workers - l, "%s%llu", i ? "," : "",
              (unsigned long long)o->workers[i]);
   }
-  scale_config cfg = {cmd ? cmd : "?", o->repeat,     o->kernels_s, o->modes_s,
-                      workers,         o->scalings_s, o->scheds_s,  o->pi_steps,
-                      o->square_n,     o->imb_n,      o->imb_chunk, o->tpw,
-                      o->rule};
+  char rank_workers[512] = "";
+  for (int i = 0; i < o->nrank_workers; i++) {
+    size_t l = strlen(rank_workers);
+    snprintf(rank_workers + l, sizeof rank_workers - l, "%s%llu", i ? "," : "",
+             (unsigned long long)o->rank_workers[i]);
+  }
+  scale_config cfg = {.command = cmd ? cmd : "?",
+                      .repeat = o->repeat,
+                      .kernels = o->kernels_s,
+                      .modes = o->modes_s,
+                      .workers = workers,
+                      .scalings = o->scalings_s,
+                      .schedules = o->scheds_s,
+                      .ranks = o->nranks ? o->ranks_s : NULL,
+                      .rank_workers = o->nranks ? rank_workers : NULL,
+                      .pi_steps = o->pi_steps,
+                      .square_n = o->square_n,
+                      .imb_n = o->imb_n,
+                      .imb_chunk = o->imb_chunk,
+                      .tpw = o->tpw,
+                      .rule = o->rule};
   if (scale_write(o->out, o->name, &cfg, pts, npts) != 0)
     status = 1;
   else
@@ -643,6 +824,9 @@ int main(int argc, char **argv) {
   o.out = "bench/results";
   o.name = "scaling";
   o.rule = (app_regress_rule){APP_REGRESS_K, APP_REGRESS_FLOOR};
+  o.mpi.mpirun = MPK_SCALE_MPIRUN;
+  o.mpi.mpk_pi = MPK_SCALE_MPK_PI;
+  o.mpi.timeout = 600;
   int st = parse_options(argc, argv, &o);
   if (st >= 0)
     return st;
@@ -655,6 +839,14 @@ int main(int argc, char **argv) {
     for (int c = 1; c <= cores && o.nworkers < SCALE_MAX_WORKERS - 1; c++)
       o.workers[o.nworkers++] = (uint64_t)c;
     o.workers[o.nworkers++] = 2 * (uint64_t)cores;
+  }
+  if (o.nrank_workers == 0) {
+    memcpy(o.rank_workers, o.workers, sizeof o.workers);
+    o.nrank_workers = o.nworkers;
+  }
+  {
+    int cores = mpk_core_count();
+    o.mpi.machine_cores = cores >= 1 ? cores : mpk_cpu_count();
   }
   if (o.imb_chunk == 0)
     o.imb_chunk = o.imb_n / 256 > 0 ? o.imb_n / 256 : 1;

@@ -11,18 +11,22 @@
 
 /* One comparable point: its identity and its timing. */
 typedef struct {
-  char key[192];   /* kernel scaling mode schedule chunk workers tpw size */
+  char key[208]; /* kernel scaling mode schedule chunk ranks workers tpw size */
   char label[160]; /* for people */
   double median, noise;
 } entry;
 
 static void make_key(entry *e, const char *kernel, const char *scaling,
                      const char *mode, const char *sched, double chunk,
-                     double workers, double tpw, double size) {
-  snprintf(e->key, sizeof e->key, "%s|%s|%s|%s|%.0f|%.0f|%.0f|%.0f", kernel,
-           scaling, mode, sched, chunk, workers, tpw, size);
-  char w[48];
-  if (tpw > 1)
+                     double ranks, double workers, double tpw, double size) {
+  snprintf(e->key, sizeof e->key, "%s|%s|%s|%s|%.0f|%.0f|%.0f|%.0f|%.0f",
+           kernel, scaling, mode, sched, chunk, ranks, workers, tpw, size);
+  char w[64];
+  if (ranks > 1 && tpw > 1)
+    snprintf(w, sizeof w, "%.0fx%.0fx%.0f", ranks, workers, tpw);
+  else if (ranks > 1)
+    snprintf(w, sizeof w, "%.0f ranks x %.0f", ranks, workers);
+  else if (tpw > 1)
     snprintf(w, sizeof w, "%.0fx%.0f", workers, tpw);
   else
     snprintf(w, sizeof w, "%.0f", workers);
@@ -55,7 +59,8 @@ static int entries_from_json(const app_json *doc, entry **out, int *n) {
       return -1;
     }
     make_key(&e[k], kernel, scaling, mode, sched,
-             app_json_get_num(p, "chunk", 0), app_json_get_num(p, "workers", 1),
+             app_json_get_num(p, "chunk", 0), app_json_get_num(p, "ranks", 1),
+             app_json_get_num(p, "workers", 1),
              app_json_get_num(p, "threads_per_worker", 1),
              app_json_get_num(p, "size", 0));
     e[k].median = median;
@@ -92,8 +97,8 @@ static int entries_from_points(const scale_point *pts, int n, entry **out,
     if (p->rc != 0)
       continue;
     make_key(&e[k], scale_kernel_names[p->kernel], p->scaling,
-             app_mode_get(p->mode)->name, app_sched_name(p->sched),
-             (double)p->chunk, p->workers, p->tpw, (double)p->size);
+             scale_mode_name(p->mode), app_sched_name(p->sched),
+             (double)p->chunk, p->ranks, p->workers, p->tpw, (double)p->size);
     e[k].median = p->st.median;
     e[k].noise = p->noise;
     k++;

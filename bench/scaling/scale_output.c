@@ -21,6 +21,11 @@
 const char *const scale_kernel_names[K_COUNT] = {"pi", "square", "imbalanced"};
 const char *const scale_scaling_names[S_COUNT] = {"strong", "weak"};
 
+const char *scale_mode_name(app_mode m) {
+  const app_mode_info *info = app_mode_get(m);
+  return info != NULL ? info->name : m == APP_MODE_MPI ? "mpi" : "?";
+}
+
 const char *scale_rate_unit(scale_kernel k) {
   return k == K_PI ? "steps/s" : k == K_SQUARE ? "GB/s" : "elements/s";
 }
@@ -123,13 +128,14 @@ static void write_machine(FILE *f) {
 static void write_point_json(FILE *f, const scale_point *p) {
   fprintf(f, "    {\"kernel\": \"%s\", \"scaling\": \"%s\", \"mode\": ",
           scale_kernel_names[p->kernel], p->scaling);
-  app_json_str(f, app_mode_get(p->mode)->name);
+  app_json_str(f, scale_mode_name(p->mode));
   fprintf(f,
-          ", \"schedule\": \"%s\", \"chunk\": %zu, \"workers\": %d, "
-          "\"threads_per_worker\": %d, \"cores\": %d, \"size\": %zu, "
-          "\"repeats\": %d, \"ok\": %s, \"check\": ",
-          app_sched_name(p->sched), p->chunk, p->workers, p->tpw, p->cores,
-          p->size, p->rc == 0 ? p->repeats : 0, p->rc == 0 ? "true" : "false");
+          ", \"schedule\": \"%s\", \"chunk\": %zu, \"ranks\": %d, "
+          "\"workers\": %d, \"threads_per_worker\": %d, \"cores\": %d, "
+          "\"size\": %zu, \"repeats\": %d, \"ok\": %s, \"check\": ",
+          app_sched_name(p->sched), p->chunk, p->ranks, p->workers, p->tpw,
+          p->cores, p->size, p->rc == 0 ? p->repeats : 0,
+          p->rc == 0 ? "true" : "false");
   app_json_str(f, p->check);
   int ok = p->rc == 0;
   static const char *const names[] = {
@@ -145,6 +151,8 @@ static void write_point_json(FILE *f, const scale_point *p) {
   fprintf(f,
           ", \"rate_unit\": \"%s\", \"value\": ", scale_rate_unit(p->kernel));
   app_json_num(f, ok ? p->value : NAN);
+  fprintf(f, ", \"launch\": ");
+  app_json_str(f, p->launch[0] ? p->launch : NULL);
   fprintf(f, ", \"times\": [");
   for (int i = 0; ok && i < p->repeats; i++) {
     fputs(i ? ", " : "", f);
@@ -180,6 +188,10 @@ static int write_json(const char *path, const scale_config *c,
   app_json_str(f, c->scalings);
   fprintf(f, ", \"schedules\": ");
   app_json_str(f, c->schedules);
+  fprintf(f, ", \"ranks\": ");
+  app_json_str(f, c->ranks);
+  fprintf(f, ", \"rank_workers\": ");
+  app_json_str(f, c->rank_workers);
   fprintf(f,
           ", \"pi_steps\": %llu, \"square_n\": %llu, \"imbalanced_n\": %llu, "
           "\"imbalanced_chunk\": %llu, \"threads_per_worker\": %d, "
@@ -210,14 +222,15 @@ static int write_csv(const char *path, const scale_point *pts, int n) {
     return -1;
   fprintf(f, "kernel,scaling,mode,schedule,chunk,workers,threads_per_worker,"
              "cores,size,repeats,ok,median_s,min_s,max_s,q25_s,q75_s,"
-             "rel_noise,speedup,efficiency,karp_flatt,rate,rate_unit,value\n");
+             "rel_noise,speedup,efficiency,karp_flatt,rate,rate_unit,value,"
+             "ranks\n");
   for (int i = 0; i < n; i++) {
     const scale_point *p = &pts[i];
     int ok = p->rc == 0;
     fprintf(f, "%s,%s,%s,%s,%zu,%d,%d,%d,%zu,%d,%d",
-            scale_kernel_names[p->kernel], p->scaling,
-            app_mode_get(p->mode)->name, app_sched_name(p->sched), p->chunk,
-            p->workers, p->tpw, p->cores, p->size, ok ? p->repeats : 0, ok);
+            scale_kernel_names[p->kernel], p->scaling, scale_mode_name(p->mode),
+            app_sched_name(p->sched), p->chunk, p->workers, p->tpw, p->cores,
+            p->size, ok ? p->repeats : 0, ok);
     double v[] = {p->st.median,  p->st.min, p->st.max,  p->st.q25,
                   p->st.q75,     p->noise,  p->speedup, p->efficiency,
                   p->karp_flatt, p->rate};
@@ -225,9 +238,10 @@ static int write_csv(const char *path, const scale_point *pts, int n) {
       csv_num(f, ok ? v[k] : NAN);
     fprintf(f, ",%s", scale_rate_unit(p->kernel));
     if (ok && isfinite(p->value))
-      fprintf(f, ",%.17g\n", p->value);
+      fprintf(f, ",%.17g", p->value);
     else
-      fputs(",\n", f);
+      fputs(",", f);
+    fprintf(f, ",%d\n", p->ranks);
   }
   int bad = ferror(f);
   return fclose(f) != 0 || bad ? -1 : 0;

@@ -4,6 +4,19 @@
 # app binaries: golden output of the seed, --json that parses, bad options
 # exiting 2 with one line, --mode all, bit-identical pi across worker counts
 # and Monte Carlo reproducibility.
+# mpk_app_bad_inputs(<prefix> <app> <args>...): each args string is a bad
+# command line of <app>; test <prefix>-bad-<id> checks exit status 2 and a
+# one-line message on stderr.
+function(mpk_app_bad_inputs prefix app)
+  foreach(bad IN LISTS ARGN)
+    string(MAKE_C_IDENTIFIER "x${bad}" _id)
+    add_test(NAME ${prefix}-bad-${_id} COMMAND sh -c
+      "e=$(\"$0\" ${bad} 2>&1 >/dev/null); s=$?; test $s -eq 2 && test -n \"$e\" && test $(printf '%s\\n' \"$e\" | wc -l) -eq 1"
+      ${app})
+    set_tests_properties(${prefix}-bad-${_id} PROPERTIES LABELS unit TIMEOUT 30)
+  endforeach()
+endfunction()
+
 if(NOT TARGET mpkapp)
   return()
 endif()
@@ -47,17 +60,11 @@ if(TARGET mpk-square)
   set_tests_properties(apps.square-json apps.square-throughput-long
     apps.square-throughput-double apps.square-map-api apps.square-help
     PROPERTIES LABELS unit TIMEOUT 60)
-  foreach(bad "" "--n 0" "--n x" "--n 2^99" "--n 10 5" "--mode bogus 2"
+  mpk_app_bad_inputs(apps.square ${_sq} "" "--n 0" "--n x" "--n 2^99" "--n 10 5" "--mode bogus 2"
           "--mode pool,mpi 2" "--type int 2" "--api vector 2" "--workers 0 2"
           "--threads-per-worker 1 2" "--schedule auto 2" "--repeat 0 2"
           "--bind zz 2" "--bogus 2" "3037000500" "1.5" "--n 3037000502"
           "--chunk 0 --n 5")
-    string(MAKE_C_IDENTIFIER "x${bad}" _id)
-    add_test(NAME apps.square-bad-${_id} COMMAND sh -c
-      "e=$(\"$0\" ${bad} 2>&1 >/dev/null); s=$?; test $s -eq 2 && test -n \"$e\" && test $(printf '%s\\n' \"$e\" | wc -l) -eq 1"
-      ${_sq})
-    set_tests_properties(apps.square-bad-${_id} PROPERTIES LABELS unit TIMEOUT 30)
-  endforeach()
 endif()
 
 if(TARGET mpk-pi)
@@ -95,16 +102,11 @@ if(TARGET mpk-pi)
   set_tests_properties(apps.pi-modes apps.pi-all apps.pi-table apps.pi-bits
     apps.pi-isa apps.pi-montecarlo apps.pi-json-tool apps.pi-help
     PROPERTIES LABELS unit TIMEOUT 90)
-  foreach(bad "--mode mpi" "--mode bogus" "--mode serial,,omp" "--steps 0"
+  # (--mode mpi and --partition: tests/cmake/mpiapps.cmake)
+  mpk_app_bad_inputs(apps.pi ${_pi} "--mode bogus" "--mode serial,,omp" "--steps 0"
           "--steps 1e99" "--steps -5" "--steps 1.5" "--steps abc"
           "--kernel avx" "--workers 0" "--workers 1025" "--threads-per-worker 1"
           "--schedule auto" "--chunk 0" "--steps 100 --chunk 101"
           "--bind nowhere" "--method exact" "--seed -1" "--isa sse9"
           "--repeat 0" "--repeat 1001" "--json extra" "--bogus" "--steps")
-    string(MAKE_C_IDENTIFIER "x${bad}" _id)
-    add_test(NAME apps.pi-bad-${_id} COMMAND sh -c
-      "e=$(\"$0\" ${bad} 2>&1 >/dev/null); s=$?; test $s -eq 2 && test -n \"$e\" && test $(printf '%s\\n' \"$e\" | wc -l) -eq 1"
-      ${_pi})
-    set_tests_properties(apps.pi-bad-${_id} PROPERTIES LABELS unit TIMEOUT 30)
-  endforeach()
 endif()

@@ -12,6 +12,11 @@ mpk_test(scale smoke LABELS bench-smoke TIMEOUT 150 LIBS mpkapp
 mpk_test(scale baseline TIMEOUT 150
   ENV MPK_SCALE_BIN=$<TARGET_FILE:mpk-scale>)
 if(TARGET mpk-bench-micro AND TARGET mpk-pi AND TARGET mpk-square)
-  mpk_test(scale results LABELS bench-smoke TIMEOUT 200
-    ENV MPK_SOURCE_DIR=${PROJECT_SOURCE_DIR} MPK_BUILD_DIR=${PROJECT_BINARY_DIR})
+  set(_results_env MPK_SOURCE_DIR=${PROJECT_SOURCE_DIR}
+      MPK_BUILD_DIR=${PROJECT_BINARY_DIR})
+  if(MPK_SANITIZED) # the ranks x workers points run mpk-pi over Open MPI
+    list(APPEND _results_env
+      "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/mpi/lsan.supp:fast_unwind_on_malloc=0")
+  endif()
+  mpk_test(scale results LABELS bench-smoke TIMEOUT 200 ENV ${_results_env})
 endif()
