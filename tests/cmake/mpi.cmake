@@ -88,3 +88,12 @@ mpk_mpi_test(kill)
 mpk_mpi_test(args)
 mpk_mpi_test(subcomm)
 mpk_mpi_test(threadlevel)
+mpk_mpi_test(bind)
+# mpirun binds 1 or 2 ranks to a core each; unbound, 2 ranks must share.
+add_test(NAME mpi.bind-np2-unbound
+         COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2
+                 ${MPK_MPI_OVERSUBSCRIBE} --bind-to none ${MPIEXEC_PREFLAGS}
+                 $<TARGET_FILE:test-mpi-bind> ${MPIEXEC_POSTFLAGS}
+                 --expect-ranks 2)
+set_tests_properties(mpi.bind-np2-unbound PROPERTIES LABELS mpi TIMEOUT 60
+  PROCESSORS 2 ENVIRONMENT "${MPK_MPI_TEST_ENV}")

@@ -6,8 +6,14 @@
  * Model
  * -----
  * mpk_pool_create_mpi is collective over `comm`: every rank creates a local
- * pool from the same options (workers 0 = the PUs of the binding mpirun gave
- * the rank) and the pool keeps a duplicate of `comm`. On such a pool
+ * pool from the same options (workers 0 = the cores of the binding mpirun
+ * gave the rank) and the pool keeps a duplicate of `comm`. Ranks on one
+ * node that were given the same PUs (mpirun --bind-to none, or a binding
+ * wider than one rank) share them out instead of all pinning onto the same
+ * cores: with L such ranks on C cores, the l-th (in rank order) plans over
+ * the l-th of L compact, disjoint slices of max(1, C / L) cores and runs
+ * one worker per core of it by default. An explicit opts.cpuset or
+ * MPK_BIND_NONE turns this off. On such a pool
  * mpk_pool_for, mpk_pool_reduce_double, mpk_pool_reduce and mpk_pool_map are
  * COLLECTIVE: every rank calls them in the same order with the same n,
  * schedule, flags, element sizes and the same function and ctx contents.

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mpi/mpi_internal.h"
+#include "mpk/topo.h"
 
 int mpk__mpi_err(int mpi_rc) {
   if (mpi_rc == MPI_SUCCESS)
@@ -148,6 +149,66 @@ static int open_window(mpk__mpi *m) {
   return rc == MPI_SUCCESS ? MPK_OK : MPK_ENOSYS;
 }
 
+#define SLICE_CAP 1024 /* a cpuset list string */
+
+/* Ranks on one node that were given the same PUs (mpirun --bind-to none, or
+   a binding wider than one rank) would each plan their workers over all of
+   them, onto the same cores. Each such rank takes a disjoint slice instead:
+   with L of them on C cores, the l-th (in rank order) plans over the l-th
+   of L compact slices of max(1, C / L) cores, and by default runs one
+   worker per core of its slice. Only when the caller gave no cpuset and
+   binds. Collective over m->comm: every rank calls it. *lo: the local
+   options (o, or the defaults, with the slice); slice: its storage. */
+static int share_node(mpk__mpi *m, const mpk_pool_opts *o, mpk_pool_opts *lo,
+                      char *slice) {
+  mpk_pool_opts def;
+  if (o == NULL) {
+    mpk_pool_opts_init(&def);
+    o = &def;
+  }
+  *lo = *o;
+  char mine[SLICE_CAP] = "";
+  if (o->cpuset != NULL || o->bind == MPK_BIND_NONE ||
+      mpk_topo_allowed(mine, sizeof mine) != MPK_OK)
+    mine[0] = '\0'; /* not taking part in a share */
+  MPI_Comm node;
+  int rc = MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL,
+                               &node);
+  if (rc != MPI_SUCCESS)
+    return mpk__mpi_err(rc);
+  int nr = 0, ns = 1;
+  MPI_Comm_rank(node, &nr);
+  MPI_Comm_size(node, &ns);
+  char *all = malloc((size_t)ns * SLICE_CAP);
+  if (all == NULL)
+    MPI_Abort(m->comm, 1); /* cannot take part: the others would wait */
+  rc = MPI_Allgather(mine, SLICE_CAP, MPI_CHAR, all, SLICE_CAP, MPI_CHAR, node);
+  MPI_Comm_free(&node);
+  int L = 0, l = 0;
+  for (int r = 0; rc == MPI_SUCCESS && mine[0] != '\0' && r < ns; r++)
+    if (strcmp(all + (size_t)r * SLICE_CAP, mine) == 0) {
+      if (r == nr)
+        l = L;
+      L++;
+    }
+  free(all);
+  if (rc != MPI_SUCCESS)
+    return mpk__mpi_err(rc);
+  if (L <= 1)
+    return MPK_OK;
+  int cores = mpk_core_count();
+  int per = cores / L > 0 ? cores / L : 1;
+  if (mpk_topo_plan_ex(L, per, MPK_BIND_COMPACT, NULL, l, slice, SLICE_CAP,
+                       NULL) != MPK_OK)
+    return MPK_OK; /* keep the unshared plan */
+  lo->cpuset = slice;
+  if (lo->workers == 0) {
+    int tpw = lo->threads_per_worker > 0 ? lo->threads_per_worker : 1;
+    lo->workers = per / tpw > 0 ? per / tpw : 1;
+  }
+  return MPK_OK;
+}
+
 /* Every rank's verdict; MPK_OK when all are, else the lowest rank's. */
 static int all_agree(MPI_Comm comm, int size, int mine, int *all) {
   int rc = MPI_Allgather(&mine, 1, MPI_INT, all, 1, MPI_INT, comm);
@@ -189,8 +250,13 @@ int mpk_pool_create_mpi(mpk_pool_t **p, MPI_Comm comm, const mpk_pool_opts *o) {
   int verdict = p == NULL ? MPK_EINVAL : MPK_OK;
   if (all == NULL || !m->wprefix || !m->hdrs || !m->outs || !m->counts)
     verdict = MPK_ENOMEM;
+  mpk_pool_opts lo;
+  char slice[SLICE_CAP];
+  int shared = share_node(m, o, &lo, slice);
   if (verdict == MPK_OK)
-    verdict = mpk_pool_create(&pool, o);
+    verdict = shared;
+  if (verdict == MPK_OK)
+    verdict = mpk_pool_create(&pool, &lo);
   if (all == NULL)
     MPI_Abort(m->comm, 1); /* cannot take part: the others would wait */
   int agreed = all_agree(m->comm, m->size, verdict, all);
