@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <omp.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -38,10 +40,37 @@ static int errno_code(int e) {
   }
 }
 
+/* The set the process's plans cover: its CPU binding (the union of its
+   threads' bindings), widened to OpenMP's places when OpenMP binds threads
+   (OMP_PROC_BIND / OMP_PLACES). GNU libgomp then pins the initial thread to
+   its first place before main() runs, which would otherwise shrink every
+   plan to that one place (a hybrid worker's whole team on one PU); the
+   places were computed from the affinity the process had before, so their
+   union is what the process was given. false when the binding cannot be
+   read (then the topology is left whole). */
+static bool domain_of(hwloc_topology_t t, hwloc_bitmap_t dom) {
+  if (hwloc_get_cpubind(t, dom, HWLOC_CPUBIND_PROCESS) != 0)
+    return false;
+  if (omp_get_proc_bind() == omp_proc_bind_false)
+    return true;
+  int places = omp_get_num_places();
+  for (int p = 0; p < places; p++) {
+    int n = omp_get_place_num_procs(p);
+    int *ids = n > 0 ? malloc((size_t)n * sizeof *ids) : NULL;
+    if (ids == NULL)
+      continue;
+    omp_get_place_proc_ids(p, ids);
+    for (int i = 0; i < n; i++)
+      if (ids[i] >= 0)
+        hwloc_bitmap_set(dom, (unsigned)ids[i]);
+    free(ids);
+  }
+  return true;
+}
+
 static void topo_load(void) {
   hwloc_topology_t t;
-  unsigned long flags = HWLOC_TOPOLOGY_FLAG_IS_THISSYSTEM |
-                        HWLOC_TOPOLOGY_FLAG_RESTRICT_TO_CPUBINDING;
+  unsigned long flags = HWLOC_TOPOLOGY_FLAG_IS_THISSYSTEM;
 #if HWLOC_API_VERSION >= 0x00020500
   /* Never rebind this thread while discovering (a worker may be pinned). */
   flags |= HWLOC_TOPOLOGY_FLAG_DONT_CHANGE_BINDING;
@@ -56,6 +85,25 @@ static void topo_load(void) {
     topo_rc = e == ENOMEM ? MPK_ENOMEM : MPK_EIO;
     return;
   }
+  hwloc_bitmap_t dom = hwloc_bitmap_alloc();
+  if (dom == NULL) {
+    hwloc_topology_destroy(t);
+    topo_rc = MPK_ENOMEM;
+    return;
+  }
+  if (domain_of(t, dom) &&
+      hwloc_bitmap_and(dom, dom, hwloc_topology_get_topology_cpuset(t)) == 0 &&
+      !hwloc_bitmap_iszero(dom) &&
+      !hwloc_bitmap_isequal(dom, hwloc_topology_get_topology_cpuset(t)) &&
+      hwloc_topology_restrict(t, dom, HWLOC_RESTRICT_FLAG_REMOVE_CPULESS) !=
+          0) {
+    int e = errno;
+    hwloc_bitmap_free(dom);
+    hwloc_topology_destroy(t);
+    topo_rc = e == ENOMEM ? MPK_ENOMEM : MPK_EIO;
+    return;
+  }
+  hwloc_bitmap_free(dom);
   topo_proc = t;
   topo_rc = MPK_OK;
 }

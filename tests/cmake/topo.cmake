@@ -48,3 +48,8 @@ if(TARGET mpk-topo)
   set_tests_properties(topo.app-json topo.app-json-tool topo.app-oversubscribed
     topo.app-list topo.app-taskset topo.app-help PROPERTIES LABELS unit TIMEOUT 30)
 endif()
+
+# OpenMP binding in the parent (libgomp pins the main thread to its first
+# place before main): plans still cover every place.
+mpk_test(topo ompbind LIBS OpenMP::OpenMP_C TIMEOUT 60
+         ENV OMP_PROC_BIND=close OMP_PLACES=cores)

@@ -94,8 +94,10 @@ MPK_API int mpk_pu_count(void);
 MPK_API int mpk_numa_count(void);
 MPK_API int mpk_package_count(void);
 
-/* The loaded topology's PUs (the process's allowed set at first use) as an
-   hwloc list string into buf, e.g. "0-1".
+/* The loaded topology's PUs (the process's allowed set at first use: its
+   CPU binding, or, when OpenMP binds threads (OMP_PROC_BIND), the union of
+   OpenMP's places, since libgomp pins the main thread to the first place
+   before main) as an hwloc list string into buf, e.g. "0-1".
    Errors: MPK_EINVAL buf NULL or cap 0; MPK_EMSGSIZE cap too small for the
    string and its NUL (buf unchanged); MPK_ENOMEM, MPK_EIO as the counts.
    MT-safe, MP-safe. */
