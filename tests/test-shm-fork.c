@@ -87,7 +87,8 @@ static void test_after_fork_visible(void) {
 }
 
 /* Grandchildren share it too; a block allocated two forks down is freed at
-   the top, and the freed memory is reused by a sibling. */
+   the top and reused there (the freeing thread's cache); a sibling forked
+   later starts with an empty cache and never gets a block still cached. */
 static int grandchild(void *arg) {
   char **slot = arg;
   char *q = mpk_shm_alloc(100);
@@ -111,8 +112,13 @@ static void test_grandchild(void) {
   char *q = *slot;
   mpk_shm_free(q);
   *slot = NULL;
+  /* the block is ours to reuse: this thread's cache hands it out again */
+  char *again = mpk_shm_alloc(100);
+  CHECK(again == q);
+  mpk_shm_free(again);
   check_wait_ok(check_fork(grandchild, slot), 10);
-  CHECK(*slot == q); /* LIFO: the sibling got the block we freed */
+  CHECK(*slot != NULL && *slot != q); /* q sits in our thread's cache */
+  CHECK_STR(*slot, "from the grandchild");
   mpk_shm_free(*slot);
   mpk_shm_free(slot);
 }

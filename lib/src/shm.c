@@ -55,6 +55,18 @@
  * without a flag to fetch it. (On x86 the CASes are locked instructions
  * either way and the load a plain one: the fast path costs nothing more.)
  *
+ * Thread caches. Each thread keeps up to ~4 KiB of freed blocks per class
+ * for the classes up to 1 KiB in a private LIFO (process memory, linked
+ * through the blocks like the shared lists), so an alloc / free pair of one
+ * thread touches no shared word at all. A free into a full cache first
+ * pushes the whole cache to the shared list (one CAS); an alloc from an
+ * empty cache pops the shared list. Caches go back to the shared lists when
+ * a thread exits, at exit() and in mpk__child_exit(); a forked child starts
+ * with an empty cache (the parent's thread still owns the blocks). A
+ * SIGKILLed process leaks what its threads' caches held. A `busy` flag
+ * makes a signal handler that interrupts a cache operation of its own
+ * thread bypass the cache.
+ *
  * Files: this one has the size classes, the free lists, the statistics and
  * the public calls; shm_span.c has the span allocator (span table, free
  * runs, bump pointer, repair); internal/shm_span.h the shared layout.
@@ -68,6 +80,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -216,6 +229,117 @@ static void class_push_chain(mpk__class_head *h, uint32_t first,
   }
 }
 
+/* After a push to a shared list (see the top of this file): written only
+   by the first free after a scavenge. */
+static inline void note_freed(struct mpk__shm_region *r) {
+  if (!atomic_load_explicit(&r->freed, memory_order_seq_cst))
+    atomic_store_explicit(&r->freed, 1, memory_order_seq_cst);
+}
+
+/* ---- thread caches ---------------------------------------------------- */
+
+#define TC_CLASSES 12u    /* classes 0..11: blocks up to 1 KiB */
+#define TC_BYTES 4096u    /* cached bytes per class, at most */
+#define TC_MAX_BLOCKS 16u /* cached blocks per class, at most */
+
+typedef struct {
+  uint32_t first[TC_CLASSES], last[TC_CLASSES]; /* units; 0: empty */
+  uint8_t n[TC_CLASSES];
+  uint8_t busy;  /* inside a cache operation (signal handlers bypass) */
+  uint8_t keyed; /* tc_key set: the cache is flushed at thread exit */
+} tcache;
+
+static _Thread_local tcache tc __attribute__((tls_model("initial-exec")));
+static pthread_key_t tc_key;
+static uint8_t tc_cap[TC_CLASSES]; /* set once by classes_init */
+
+static inline void tc_enter(void) {
+  tc.busy = 1;
+  atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void tc_leave(void) {
+  atomic_signal_fence(memory_order_seq_cst);
+  tc.busy = 0;
+}
+
+/* Push class c's cache to the shared list (inside tc_enter). */
+static void tc_spill(struct mpk__shm_region *r, unsigned c) {
+  if (tc.n[c] == 0)
+    return;
+  class_push_chain(&r->cls[c], tc.first[c], tc.last[c]);
+  note_freed(r);
+  tc.first[c] = tc.last[c] = 0;
+  tc.n[c] = 0;
+}
+
+/* Pop one block of class c from this thread's cache, or NULL. A link that
+   names no block (the program wrote into a freed block) drops the cache:
+   leaking its blocks beats handing out wild pointers. */
+static inline void *tc_pop(unsigned c) {
+  if (c >= TC_CLASSES || tc.busy || tc.n[c] == 0)
+    return NULL;
+  tc_enter();
+  uint32_t u = tc.first[c];
+  uint32_t next = atomic_load_explicit(unit_link(u), memory_order_relaxed);
+  if (--tc.n[c] == 0) {
+    tc.first[c] = tc.last[c] = 0;
+  } else if (unit_ok(next)) {
+    tc.first[c] = next;
+  } else {
+    tc.first[c] = tc.last[c] = 0;
+    tc.n[c] = 0;
+  }
+  tc_leave();
+  return unit_ptr(u);
+}
+
+static void tc_flush_all(void) {
+  struct mpk__shm_region *r =
+      atomic_load_explicit(&g_ready, memory_order_acquire);
+  if (r == NULL || tc.busy)
+    return;
+  tc_enter();
+  for (unsigned c = 0; c < TC_CLASSES; c++)
+    tc_spill(r, c);
+  tc_leave();
+}
+
+/* Keep the freed block u of class c in this thread's cache; false when the
+   class is not cached or a cache operation is under way (signal). */
+static inline bool tc_push(struct mpk__shm_region *r, unsigned c, uint32_t u) {
+  if (c >= TC_CLASSES || tc.busy)
+    return false;
+  tc_enter();
+  if (__builtin_expect(!tc.keyed, 0)) {
+    pthread_setspecific(tc_key, &tc); /* non-NULL: flush at thread exit */
+    tc.keyed = 1;
+  }
+  if (tc.n[c] == tc_cap[c])
+    tc_spill(r, c);
+  atomic_store_explicit(unit_link(u), tc.first[c], memory_order_relaxed);
+  if (tc.n[c]++ == 0)
+    tc.last[c] = u;
+  tc.first[c] = u;
+  tc_leave();
+  return true;
+}
+
+static void tc_thread_exit(void *p) {
+  (void)p;
+  tc_flush_all();
+}
+
+/* In the child of a fork: the cached blocks belong to the parent's thread. */
+static void tc_forget(void) {
+  memset(&tc, 0, sizeof tc);
+  pthread_setspecific(tc_key, NULL);
+}
+
+void mpk__shm_flush_cache(void) {
+  tc_flush_all();
+}
+
 /* ---- statistics ------------------------------------------------------- */
 
 /* initial-exec: no __tls_get_addr call on the fast path, also when libmpk
@@ -293,6 +417,10 @@ static inline void stat_add(struct mpk__shm_region *r, bool alloc,
 /* ---- the region ------------------------------------------------------- */
 
 static void classes_init(void) {
+  for (unsigned c = 0; c < TC_CLASSES; c++) {
+    size_t k = TC_BYTES / class_bytes(c);
+    tc_cap[c] = (uint8_t)(k > TC_MAX_BLOCKS ? TC_MAX_BLOCKS : k < 2 ? 2 : k);
+  }
   for (unsigned c = 0; c < MPK__NCLASS; c++) {
     size_t bytes = class_bytes(c);
     unsigned k = 1;
@@ -371,7 +499,15 @@ static void init_once(void) {
     munmap(base, want);
     return;
   }
+  if (pthread_key_create(&tc_key, tc_thread_exit) != 0) {
+    pthread_key_delete(slot_key);
+    g_init_rc = MPK_ENOMEM;
+    munmap(base, want);
+    return;
+  }
   pthread_atfork(NULL, NULL, slot_forget);
+  pthread_atfork(NULL, NULL, tc_forget);
+  atexit(tc_flush_all); /* the exiting thread's cache */
   classes_init();
   struct mpk__shm_region *r = (struct mpk__shm_region *)(void *)base;
   mpk__shm_g.base = base;
@@ -496,6 +632,8 @@ static void scavenge_class_locked(struct mpk__shm_region *r, unsigned c) {
 static uint32_t run_take_or_scavenge_locked(struct mpk__shm_region *r,
                                             uint32_t n, bool *dirty) {
   uint32_t s = mpk__span_take_locked(r, n, dirty);
+  if (s == MPK__NIL)
+    tc_flush_all(); /* our cached blocks may pin slabs the walk can free */
   if (s == MPK__NIL &&
       atomic_exchange_explicit(&r->freed, 0, memory_order_seq_cst) != 0) {
     atomic_fetch_add_explicit(&r->scavenges, 1, memory_order_relaxed);
@@ -574,7 +712,9 @@ static inline __attribute__((always_inline)) void *shm_alloc(size_t size,
   void *p;
   if (size <= SMALL_MAX) {
     unsigned c = size_class(size);
-    p = class_pop(&r->cls[c]);
+    p = tc_pop(c);
+    if (p == NULL)
+      p = class_pop(&r->cls[c]);
     if (__builtin_expect(p == NULL, 0))
       p = slab_refill(r, c, &err);
     if (__builtin_expect(p != NULL, 1)) {
@@ -645,12 +785,11 @@ void mpk_shm_free(void *p) {
     if (!small_ok(s, m, u))
       return;
     unsigned c = MPK__META_CLASS(m);
-    class_push_chain(&r->cls[c], mpk__shm_g.first_unit + u,
-                     mpk__shm_g.first_unit + u);
-    /* after the push (see the top of this file); written only by the
-       first free after a scavenge */
-    if (!atomic_load_explicit(&r->freed, memory_order_seq_cst))
-      atomic_store_explicit(&r->freed, 1, memory_order_seq_cst);
+    uint32_t unit = mpk__shm_g.first_unit + u;
+    if (!tc_push(r, c, unit)) {
+      class_push_chain(&r->cls[c], unit, unit);
+      note_freed(r);
+    }
     stat_add(r, false, class_bytes(c));
   } else if (MPK__META_KIND(m) == MPK__K_LARGE &&
              (off & (MPK__SPAN - 1)) == 0) {

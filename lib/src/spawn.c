@@ -354,6 +354,7 @@ pid_t mpk__fork(const char *child_name, const char *lineage) {
 
 _Noreturn void mpk__child_exit(int code) {
   mpk__children_exit();
+  mpk__shm_flush_cache();
   fflush(NULL);
   _exit(code & 0xff);
 }

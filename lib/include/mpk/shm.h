@@ -19,14 +19,21 @@
  * their pages back to the kernel; smaller free runs stay resident for
  * reuse. Memory given to a size class is reused by that class; when the
  * heap runs out, slabs whose blocks are all free go back to the common
- * pool, so memory freed by one size serves any other.
+ * pool, so memory freed by one size serves any other. Each thread keeps up
+ * to 4 KiB per size class of the blocks it freed (classes up to 1 KiB, as
+ * malloc's thread caches do), so an alloc / free pair of one thread touches
+ * no shared cache line; these blocks go back to the common lists when the
+ * cache is full, when the thread exits, when the process calls exit() or an
+ * mpk child returns, and when the heap runs out (the calling thread's
+ * cache). Until then other processes cannot get them, and a forked child
+ * starts with an empty cache.
  *
  * It is safe from any number of processes and threads at once. A process
  * SIGKILLed inside it never wedges or corrupts the heap for the others; it
- * leaks what it held, plus at most the block it was allocating or freeing
- * (or a fresh slab of at most 512 KiB; or, killed during the rare
- * out-of-memory sweep of the free lists, the free blocks of one size
- * class).
+ * leaks what it held and its threads' caches (at most ~41 KiB a thread),
+ * plus at most the block it was allocating or freeing (or a fresh slab of
+ * at most 512 KiB; or, killed during the rare out-of-memory sweep of the
+ * free lists, the free blocks of one size class).
  */
 #ifndef MPK_SHM_H
 #define MPK_SHM_H

@@ -10,6 +10,10 @@
    robust locks are unusable. */
 int mpk__shm_init(void);
 
+/* Give the calling thread's cached free blocks back to the shared lists
+   (before _exit in a child, which skips atexit). MT-safe. */
+void mpk__shm_flush_cache(void);
+
 /* ---- for the tests only ---- */
 
 /* How many times the span allocator's free index was rebuilt because a
