@@ -153,6 +153,29 @@ static inline mpk_pool_t *mt_pool(void) {
 }
 
 /* A plain local (non-MPI) pool. */
+/* pi: the seed's calc_partial_pi over a range of steps (ctx: mt_pi_ctx),
+   and pi over `steps` on pool p with schedule s. */
+typedef struct {
+  double dx;
+} mt_pi_ctx;
+
+static inline double mt_partial_pi(size_t lo, size_t hi, void *ctx) {
+  double dx = ((const mt_pi_ctx *)ctx)->dx, s = 0.0;
+  for (size_t i = lo; i < hi; i++) {
+    double x = ((double)i + 0.5) * dx;
+    s += 4.0 / (1.0 + x * x);
+  }
+  return s * dx;
+}
+
+static inline double mt_pi(mpk_pool_t *p, size_t steps, mpk_sched s) {
+  mt_pi_ctx c = {1.0 / (double)steps};
+  double r = 0;
+  CHECK_OK(mpk_pool_reduce_double(p, steps, mt_partial_pi, &c, sizeof c,
+                                  MPK_SUM, s, 0, &r));
+  return r;
+}
+
 static inline mpk_pool_t *mt_local_pool(int workers) {
   mpk_pool_opts o;
   mpk_pool_opts_init(&o);

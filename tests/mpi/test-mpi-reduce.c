@@ -25,20 +25,6 @@
 #define STATS_N 300000u
 #define STATS_CHUNK 999u
 
-typedef struct {
-  double dx;
-} pi_ctx;
-
-/* calc_partial_pi of the seed, over a range of steps */
-static double partial_pi(size_t lo, size_t hi, void *ctx) {
-  double dx = ((const pi_ctx *)ctx)->dx, s = 0.0;
-  for (size_t i = lo; i < hi; i++) {
-    double x = ((double)i + 0.5) * dx;
-    s += 4.0 / (1.0 + x * x);
-  }
-  return s * dx;
-}
-
 /* MIN / MAX: the chunk's smallest / largest sin(i); PROD: a product of
    factors near 1, so the result is finite and depends on every chunk. */
 typedef struct {
@@ -98,13 +84,13 @@ static stats ref_stats0, ref_stats_c;
 static double mpi_pi0, mpi_pi_c, mpi_neu, mpi_small, mpi_ops[4];
 static stats mpi_stats0, mpi_stats_c;
 
-static const pi_ctx pic = {1.0 / (double)PI_STEPS};
-static const pi_ctx smallc = {1.0 / (double)SMALL_STEPS};
+static const mt_pi_ctx pic = {1.0 / (double)PI_STEPS};
+static const mt_pi_ctx smallc = {1.0 / (double)SMALL_STEPS};
 
-static double pi_on(mpk_pool_t *p, size_t n, const pi_ctx *c, mpk_sched s,
+static double pi_on(mpk_pool_t *p, size_t n, const mt_pi_ctx *c, mpk_sched s,
                     int flags) {
   double r = -1.0;
-  CHECK_OK(mpk_pool_reduce_double(p, n, partial_pi, c, sizeof *c, MPK_SUM, s,
+  CHECK_OK(mpk_pool_reduce_double(p, n, mt_partial_pi, c, sizeof *c, MPK_SUM, s,
                                   flags, &r));
   return r;
 }

@@ -12,25 +12,8 @@
 #include "check.h"
 #include "mpi-util.h"
 
-typedef struct {
-  double dx;
-} pi_ctx;
-
-static double partial_pi(size_t lo, size_t hi, void *ctx) {
-  double dx = ((const pi_ctx *)ctx)->dx, s = 0.0;
-  for (size_t i = lo; i < hi; i++) {
-    double x = ((double)i + 0.5) * dx;
-    s += 4.0 / (1.0 + x * x);
-  }
-  return s * dx;
-}
-
 static double pi_with(mpk_pool_t *p, size_t steps) {
-  pi_ctx c = {1.0 / (double)steps};
-  double r = 0;
-  CHECK_OK(mpk_pool_reduce_double(p, steps, partial_pi, &c, sizeof c, MPK_SUM,
-                                  (mpk_sched){MPK_SCHED_STATIC, 500}, 0, &r));
-  return r;
+  return mt_pi(p, steps, (mpk_sched){MPK_SCHED_STATIC, 500});
 }
 
 static void test_halves_at_once(void) {
