@@ -314,7 +314,10 @@ int mpk_dict_set(mpk_dict_t *d, const char *key, const void *val, size_t len) {
   return MPK_OK;
 }
 
-int mpk_dict_del(mpk_dict_t *d, const char *key) {
+/* Check key, lock and look it up: MPK_OK with the lock held, *t the table
+   and *i key's slot (SIZE_MAX: absent), or an error with the lock free. */
+static int lookup_locked(mpk_dict_t *d, const char *key, dict_table **t,
+                         size_t *i) {
   size_t klen = key_len(key);
   if (!dict_ok(d) || klen == 0)
     return MPK_EINVAL;
@@ -322,8 +325,18 @@ int mpk_dict_del(mpk_dict_t *d, const char *key) {
   int r = dict_lock(d);
   if (r != MPK_OK)
     return r;
-  dict_table *t = atomic_load_explicit(&d->table, memory_order_relaxed);
-  size_t at, i = probe(t, key, klen, h, &at);
+  *t = atomic_load_explicit(&d->table, memory_order_relaxed);
+  size_t at;
+  *i = probe(*t, key, klen, h, &at);
+  return MPK_OK;
+}
+
+int mpk_dict_del(mpk_dict_t *d, const char *key) {
+  dict_table *t;
+  size_t i;
+  int r = lookup_locked(d, key, &t, &i);
+  if (r != MPK_OK)
+    return r;
   dict_entry *garbage = NULL;
   if (i == SIZE_MAX) {
     r = MPK_EEMPTY;
@@ -342,15 +355,11 @@ int mpk_dict_del(mpk_dict_t *d, const char *key) {
 /* Lock and find key: MPK_OK with *e set and the lock held, or an error
    with the lock released. */
 static int find_locked(mpk_dict_t *d, const char *key, dict_entry **e) {
-  size_t klen = key_len(key);
-  if (!dict_ok(d) || klen == 0)
-    return MPK_EINVAL;
-  uint64_t h = hash_key(key, klen);
-  int r = dict_lock(d);
+  dict_table *t;
+  size_t i;
+  int r = lookup_locked(d, key, &t, &i);
   if (r != MPK_OK)
     return r;
-  dict_table *t = atomic_load_explicit(&d->table, memory_order_relaxed);
-  size_t at, i = probe(t, key, klen, h, &at);
   if (i == SIZE_MAX) {
     dict_unlock(d);
     return MPK_EEMPTY;
