@@ -31,6 +31,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -110,6 +111,14 @@ mpk_pool_t *pool_for(mpk_backend b, int workers) {
   return p;
 }
 
+// pool_for, or nullptr after marking the run failed.
+mpk_pool_t *pool_or_skip(benchmark::State &state, mpk_backend b, int workers) {
+  mpk_pool_t *p = pool_for(b, workers);
+  if (p == nullptr)
+    state.SkipWithError("mpk_pool_create failed");
+  return p;
+}
+
 // ---- pi -------------------------------------------------------------------
 
 struct PiCtx {
@@ -162,19 +171,20 @@ void BM_pi_omp(benchmark::State &state) {
   }
 }
 
-void pi_pool(benchmark::State &state, mpk_backend b) {
+// pi by mpk_pool_reduce_double over {steps, workers} (pi/mpk, pi/mpk_threads,
+// reduce_det/*): Flags 0 is the deterministic per-chunk tree, MPK_REDUCE_FAST
+// the per-worker accumulation.
+template <mpk_backend B, int Flags> void BM_pi_reduce(benchmark::State &state) {
   size_t n = static_cast<size_t>(state.range(0));
-  mpk_pool_t *p = pool_for(b, static_cast<int>(state.range(1)));
-  if (p == nullptr) {
-    state.SkipWithError("mpk_pool_create failed");
+  mpk_pool_t *p = pool_or_skip(state, B, static_cast<int>(state.range(1)));
+  if (p == nullptr)
     return;
-  }
   PiCtx c{1.0 / static_cast<double>(n)};
   mpk_sched s{MPK_SCHED_STATIC, 0};
   for (auto _ : state) {
     double pi = 0;
-    int rc = mpk_pool_reduce_double(p, n, pi_range, &c, sizeof c, MPK_SUM, s, 0,
-                                    &pi);
+    int rc = mpk_pool_reduce_double(p, n, pi_range, &c, sizeof c, MPK_SUM, s,
+                                    Flags, &pi);
     if (rc != MPK_OK) {
       state.SkipWithError(mpk_strerror(rc));
       break;
@@ -182,13 +192,6 @@ void pi_pool(benchmark::State &state, mpk_backend b) {
     if (!pi_ok(state, pi))
       break;
   }
-}
-
-void BM_pi_mpk(benchmark::State &state) {
-  pi_pool(state, MPK_PROCESS);
-}
-void BM_pi_mpk_threads(benchmark::State &state) {
-  pi_pool(state, MPK_THREAD);
 }
 
 // ---- fork-join and dynamic scheduling -------------------------------------
@@ -202,11 +205,9 @@ int empty_range(size_t lo, size_t hi, void *ctx) {
 
 void BM_forkjoin_mpk(benchmark::State &state) {
   int w = static_cast<int>(state.range(0));
-  mpk_pool_t *p = pool_for(MPK_PROCESS, w);
-  if (p == nullptr) {
-    state.SkipWithError("mpk_pool_create failed");
+  mpk_pool_t *p = pool_or_skip(state, MPK_PROCESS, w);
+  if (p == nullptr)
     return;
-  }
   mpk_sched s{MPK_SCHED_STATIC, 0};
   for (auto _ : state) {
     int rc =
@@ -351,6 +352,13 @@ double momentum(const Bodies *b) {
   return p;
 }
 
+// The bodies start at rest and only pull on each other: total momentum stays 0.
+void check_momentum(benchmark::State &state, const Bodies *b) {
+  double p = momentum(b);
+  if (!std::isfinite(p) || std::fabs(p) > 1e-6)
+    state.SkipWithError("momentum not conserved");
+}
+
 // CPU-bound processes on every PU, for the "loaded" variants.
 struct Load {
   std::vector<pid_t> pids;
@@ -378,7 +386,8 @@ struct Load {
   }
 };
 
-void nbody_mpk(benchmark::State &state, bool loaded) {
+// Loaded: with a CPU-bound process spinning on every PU (nbody128_loaded).
+template <bool Loaded> void BM_nbody_mpk(benchmark::State &state) {
   int w = static_cast<int>(state.range(0));
   mpk_pool_t *p = pool_for(MPK_PROCESS, w);
   Bodies *b = static_cast<Bodies *>(mpk_shm_calloc(1, sizeof(Bodies)));
@@ -389,7 +398,7 @@ void nbody_mpk(benchmark::State &state, bool loaded) {
   init_bodies(b);
   NbodyCtx c{b, 1e-4};
   mpk_sched s{MPK_SCHED_STATIC, 0};
-  Load load(loaded);
+  Load load(Loaded);
   for (auto _ : state) {
     if (mpk_pool_for(p, kBodies, accel_range, &c, sizeof c, s) != MPK_OK ||
         mpk_pool_for(p, kBodies, move_range, &c, sizeof c, s) != MPK_OK) {
@@ -397,16 +406,15 @@ void nbody_mpk(benchmark::State &state, bool loaded) {
       break;
     }
   }
-  if (!std::isfinite(momentum(b)) || std::fabs(momentum(b)) > 1e-6)
-    state.SkipWithError("momentum not conserved");
+  check_momentum(state, b);
   mpk_shm_free(b);
 }
 
-void nbody_omp(benchmark::State &state, bool loaded) {
+template <bool Loaded> void BM_nbody_omp(benchmark::State &state) {
   int t = static_cast<int>(state.range(0));
   Bodies *b = new Bodies();
   init_bodies(b);
-  Load load(loaded);
+  Load load(Loaded);
   for (auto _ : state) {
 #pragma omp parallel num_threads(t)
     {
@@ -418,22 +426,8 @@ void nbody_omp(benchmark::State &state, bool loaded) {
         move(b, static_cast<size_t>(i), static_cast<size_t>(i) + 1, 1e-4);
     }
   }
-  if (!std::isfinite(momentum(b)) || std::fabs(momentum(b)) > 1e-6)
-    state.SkipWithError("momentum not conserved");
+  check_momentum(state, b);
   delete b;
-}
-
-void BM_nbody_mpk(benchmark::State &s) {
-  nbody_mpk(s, false);
-}
-void BM_nbody_omp(benchmark::State &s) {
-  nbody_omp(s, false);
-}
-void BM_nbody_loaded_mpk(benchmark::State &s) {
-  nbody_mpk(s, true);
-}
-void BM_nbody_loaded_omp(benchmark::State &s) {
-  nbody_omp(s, true);
 }
 
 // ---- map, apply ----------------------------------------------------------
@@ -500,11 +494,10 @@ int add_one(const void *arg, void *res, void *ctx) {
 }
 
 void BM_apply_mpk(benchmark::State &state) {
-  mpk_pool_t *p = pool_for(MPK_PROCESS, static_cast<int>(state.range(0)));
-  if (p == nullptr) {
-    state.SkipWithError("mpk_pool_create failed");
+  mpk_pool_t *p =
+      pool_or_skip(state, MPK_PROCESS, static_cast<int>(state.range(0)));
+  if (p == nullptr)
     return;
-  }
   long x = 41;
   for (auto _ : state) {
     long r = 0;
@@ -516,112 +509,60 @@ void BM_apply_mpk(benchmark::State &state) {
   }
 }
 
-// ---- deterministic vs fast reduction ---------------------------------------
+// ---- registration -----------------------------------------------------------
 
-void reduce_det(benchmark::State &state, int flags) {
-  size_t n = static_cast<size_t>(state.range(0));
-  mpk_pool_t *p = pool_for(MPK_PROCESS, static_cast<int>(state.range(1)));
-  if (p == nullptr) {
-    state.SkipWithError("mpk_pool_create failed");
-    return;
-  }
-  PiCtx c{1.0 / static_cast<double>(n)};
-  mpk_sched s{MPK_SCHED_STATIC, 0};
-  for (auto _ : state) {
-    double pi = 0;
-    if (mpk_pool_reduce_double(p, n, pi_range, &c, sizeof c, MPK_SUM, s, flags,
-                               &pi) != MPK_OK ||
-        !pi_ok(state, pi))
-      break;
-  }
-}
+// One benchmark: its name, its function, and its time unit (none: the
+// library's default). Every one is timed in real time.
+struct Entry {
+  const char *name;
+  void (*fn)(benchmark::State &);
+  std::optional<benchmark::TimeUnit> unit;
+};
 
-void BM_reduce_det(benchmark::State &s) {
-  reduce_det(s, 0);
+void add(const Entry &e, const std::vector<int64_t> &args) {
+  benchmark::internal::Benchmark *b =
+      benchmark::RegisterBenchmark(e.name, e.fn)->Args(args)->UseRealTime();
+  if (e.unit)
+    b->Unit(*e.unit);
 }
-void BM_reduce_fast(benchmark::State &s) {
-  reduce_det(s, MPK_REDUCE_FAST);
-}
-
-// ---- registration
-// ------------------------------------------------------------
 
 int register_all() {
+  constexpr benchmark::TimeUnit ms = benchmark::kMillisecond;
+  constexpr benchmark::TimeUnit us = benchmark::kMicrosecond;
   int cpus = mpk_cpu_count();
   std::vector<int> ws{1};
   if (cpus >= 2)
     ws.push_back(2);
   int64_t n = pi_steps(), nd = det_steps();
-  benchmark::RegisterBenchmark("pi/serial", BM_pi_serial) // pairs with /1
-      ->Args({n, 1})
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
-  for (int w : ws) {
-    benchmark::RegisterBenchmark("pi/omp", BM_pi_omp)
-        ->Args({n, w})
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark("pi/mpk", BM_pi_mpk)
-        ->Args({n, w})
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark("pi/mpk_threads", BM_pi_mpk_threads)
-        ->Args({n, w})
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
-  }
-  for (int w : ws) {
-    benchmark::RegisterBenchmark("forkjoin/mpk", BM_forkjoin_mpk)
-        ->Arg(w)
-        ->UseRealTime();
-    benchmark::RegisterBenchmark("forkjoin/omp", BM_forkjoin_omp)
-        ->Arg(w)
-        ->UseRealTime();
-    benchmark::RegisterBenchmark("dynamic1/mpk", BM_dynamic1_mpk)
-        ->Arg(w)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark("dynamic1/omp", BM_dynamic1_omp)
-        ->Arg(w)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark("nbody128/mpk", BM_nbody_mpk)
-        ->Arg(w)
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark("nbody128/omp", BM_nbody_omp)
-        ->Arg(w)
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark("nbody128_loaded/mpk", BM_nbody_loaded_mpk)
-        ->Arg(w)
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark("nbody128_loaded/omp", BM_nbody_loaded_omp)
-        ->Arg(w)
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
-  }
+  add({"pi/serial", BM_pi_serial, ms}, {n, 1}); // pairs with /1
+  const Entry pi[] = {
+      {"pi/omp", BM_pi_omp, ms},
+      {"pi/mpk", BM_pi_reduce<MPK_PROCESS, 0>, ms},
+      {"pi/mpk_threads", BM_pi_reduce<MPK_THREAD, 0>, ms},
+  };
+  for (int w : ws)
+    for (const Entry &e : pi)
+      add(e, {n, w});
+  const Entry per_workers[] = {
+      {"forkjoin/mpk", BM_forkjoin_mpk, std::nullopt},
+      {"forkjoin/omp", BM_forkjoin_omp, std::nullopt},
+      {"dynamic1/mpk", BM_dynamic1_mpk, ms},
+      {"dynamic1/omp", BM_dynamic1_omp, ms},
+      {"nbody128/mpk", BM_nbody_mpk<false>, us},
+      {"nbody128/omp", BM_nbody_omp<false>, us},
+      {"nbody128_loaded/mpk", BM_nbody_mpk<true>, us},
+      {"nbody128_loaded/omp", BM_nbody_omp<true>, us},
+  };
+  for (int w : ws)
+    for (const Entry &e : per_workers)
+      add(e, {w});
   int wmax = ws.back();
-  benchmark::RegisterBenchmark("map_1M_8B/mpk", BM_map_mpk)
-      ->Arg(wmax)
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("map_1M_8B/serial", BM_map_serial)
-      ->Arg(wmax)
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("apply_roundtrip/mpk", BM_apply_mpk)
-      ->Arg(wmax)
-      ->UseRealTime();
-  benchmark::RegisterBenchmark("reduce_det/mpk", BM_reduce_det)
-      ->Args({nd, wmax})
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("reduce_det/mpk_fast", BM_reduce_fast)
-      ->Args({nd, wmax})
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
+  add({"map_1M_8B/mpk", BM_map_mpk, ms}, {wmax});
+  add({"map_1M_8B/serial", BM_map_serial, ms}, {wmax});
+  add({"apply_roundtrip/mpk", BM_apply_mpk, std::nullopt}, {wmax});
+  add({"reduce_det/mpk", BM_pi_reduce<MPK_PROCESS, 0>, ms}, {nd, wmax});
+  add({"reduce_det/mpk_fast", BM_pi_reduce<MPK_PROCESS, MPK_REDUCE_FAST>, ms},
+      {nd, wmax});
   return 0;
 }
 

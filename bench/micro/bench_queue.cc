@@ -82,24 +82,39 @@ struct OrderCheck {
   }
 };
 
-// ---- mpk Queue --------------------------------------------------------
+// ---- one harness, two links ----------------------------------------------
+//
+// A link is what the messages travel through, with
+//   bool open()                 make it (before any fork)
+//   void as_consumer(), as_producer(), as_parent()
+//                               in each process right after the forks: drop
+//                               the ends that process does not use
+//   bool put(p, n)              send one message
+//   long get(p, n)              receive one: its length, 0 at the end of the
+//                               stream, -1 on a failed call
+//   void end_puts()             the producers have stopped (before the helper
+//                               producer is reaped)
+//   bool stop_consumers(k)      after it: make k consumers see the end
+//   void close()                free it (after every partner is reaped)
+// and setup_error, lost: the SkipWithError messages.
 
-int queue_consumer(mpk_queue_t *q, size_t msg, Tally *t) {
+template <class Link> int consumer(Link &l, size_t msg, Tally *t) {
+  l.as_consumer();
   std::vector<unsigned char> buf(msg);
   OrderCheck oc;
   uint64_t got[kMaxProducers] = {};
   for (;;) {
-    size_t len = 0;
-    int r = mpk_queue_get(q, buf.data(), msg, &len, MPK_FOREVER);
-    if (r != MPK_OK) {
+    long len = l.get(buf.data(), msg);
+    if (len < 0) {
       t->bad++;
       return 1;
     }
     if (len == 0)
-      break; // stop message
+      break;
     uint64_t v;
     std::memcpy(&v, buf.data(), sizeof v);
-    if (len != msg || !oc.see(v) || !tail_ok(buf.data(), msg, v))
+    if (static_cast<size_t>(len) != msg || !oc.see(v) ||
+        !tail_ok(buf.data(), msg, v))
       t->bad++;
     else
       got[v >> 56]++;
@@ -110,13 +125,15 @@ int queue_consumer(mpk_queue_t *q, size_t msg, Tally *t) {
 }
 
 // The helper producer of the MPMC run: puts from `go` until `stop`.
-int queue_producer(mpk_queue_t *q, unsigned id, Tally *t, uint64_t *sent) {
+template <class Link>
+int producer(Link &l, unsigned id, Tally *t, uint64_t *sent) {
+  l.as_producer();
   uint64_t v = 0;
   while (!t->go.load(std::memory_order_acquire))
     __builtin_ia32_pause();
   while (!t->stop.load(std::memory_order_relaxed)) {
     uint64_t m = tag(id, v);
-    if (mpk_queue_put(q, &m, sizeof m, MPK_FOREVER) != MPK_OK) {
+    if (!l.put(&m, sizeof m)) {
       t->bad++;
       return 1;
     }
@@ -126,22 +143,22 @@ int queue_producer(mpk_queue_t *q, unsigned id, Tally *t, uint64_t *sent) {
   return 0;
 }
 
-void BM_queue(benchmark::State &state, size_t msg, unsigned producers,
-              unsigned consumers, size_t capacity, int flags = 0) {
-  mpk_queue_t *q = nullptr;
+template <class Link>
+void run(benchmark::State &state, Link &l, size_t msg, unsigned producers,
+         unsigned consumers) {
   Tally *t = new_tally();
   auto *helper_sent = static_cast<uint64_t *>(mpk_shm_calloc(1, 8));
-  if (t == nullptr || helper_sent == nullptr ||
-      mpk_queue_new(&q, capacity, flags) != MPK_OK) {
-    state.SkipWithError("out of shared memory");
+  if (t == nullptr || helper_sent == nullptr || !l.open()) {
+    state.SkipWithError(l.setup_error);
     return;
   }
   std::vector<pid_t> kids;
   for (unsigned c = 0; c < consumers; c++)
-    kids.push_back(fork_partner([&] { return queue_consumer(q, msg, t); }));
+    kids.push_back(fork_partner([&] { return consumer(l, msg, t); }));
   if (producers == 2)
     kids.push_back(
-        fork_partner([&] { return queue_producer(q, 1, t, helper_sent); }));
+        fork_partner([&] { return producer(l, 1, t, helper_sent); }));
+  l.as_parent();
   std::vector<unsigned char> buf(msg, 0);
   uint64_t seq = 0;
   bool ok = true;
@@ -151,23 +168,23 @@ void BM_queue(benchmark::State &state, size_t msg, unsigned producers,
     std::memcpy(buf.data(), &m, sizeof m);
     if (msg > 8)
       buf[msg - 1] = static_cast<unsigned char>(m);
-    if (mpk_queue_put(q, buf.data(), msg, MPK_FOREVER) != MPK_OK) {
+    if (!l.put(buf.data(), msg)) {
       ok = false;
       break;
     }
     seq++;
   }
   t->stop.store(1, std::memory_order_relaxed);
+  l.end_puts();
   if (producers == 2)
     ok &= reap_ok(kids.back());
-  for (unsigned c = 0; c < consumers; c++)
-    ok &= mpk_queue_put(q, nullptr, 0, MPK_FOREVER) == MPK_OK;
+  ok &= l.stop_consumers(consumers);
   for (unsigned c = 0; c < consumers; c++)
     ok &= reap_ok(kids[c]);
   uint64_t total = seq + *helper_sent;
   if (!ok || t->bad != 0 || t->received[0] != seq ||
       t->received[1] != *helper_sent)
-    state.SkipWithError("queue lost, repeated or reordered messages");
+    state.SkipWithError(l.lost);
   if (producers == 2) // how evenly the two producers shared the run
     state.counters["producer2_share"] =
         total ? static_cast<double>(*helper_sent) / static_cast<double>(total)
@@ -176,104 +193,94 @@ void BM_queue(benchmark::State &state, size_t msg, unsigned producers,
     state.SetItemsProcessed(static_cast<int64_t>(total));
   else
     state.SetBytesProcessed(static_cast<int64_t>(total * msg));
-  mpk_queue_free(q);
+  l.close();
   mpk_shm_free(helper_sent);
   mpk_shm_free(t);
+}
+
+// ---- mpk Queue --------------------------------------------------------
+
+struct QueueLink {
+  size_t capacity;
+  int flags;
+  mpk_queue_t *q = nullptr;
+  const char *setup_error = "out of shared memory";
+  const char *lost = "queue lost, repeated or reordered messages";
+
+  bool open() {
+    return mpk_queue_new(&q, capacity, flags) == MPK_OK;
+  }
+  void as_consumer() {}
+  void as_producer() {}
+  void as_parent() {}
+  bool put(const void *p, size_t n) {
+    return mpk_queue_put(q, p, n, MPK_FOREVER) == MPK_OK;
+  }
+  long get(void *p, size_t n) {
+    size_t len = 0;
+    if (mpk_queue_get(q, p, n, &len, MPK_FOREVER) != MPK_OK)
+      return -1;
+    return static_cast<long>(len); // 0: the stop message
+  }
+  void end_puts() {}
+  bool stop_consumers(unsigned consumers) {
+    bool ok = true;
+    for (unsigned c = 0; c < consumers; c++)
+      ok &= put(nullptr, 0);
+    return ok;
+  }
+  void close() {
+    mpk_queue_free(q);
+  }
+};
+
+void BM_queue(benchmark::State &state, size_t msg, unsigned producers,
+              unsigned consumers, size_t capacity, int flags = 0) {
+  QueueLink l{capacity, flags};
+  run(state, l, msg, producers, consumers);
 }
 
 // ---- pipe(2) baseline ----------------------------------------------------
 
-int pipe_consumer(int rfd, size_t msg, Tally *t) {
-  std::vector<unsigned char> buf(msg);
-  OrderCheck oc;
-  uint64_t got[kMaxProducers] = {};
-  while (read_full(rfd, buf.data(), msg)) {
-    uint64_t v;
-    std::memcpy(&v, buf.data(), sizeof v);
-    if (!oc.see(v) || !tail_ok(buf.data(), msg, v))
-      t->bad++;
-    else
-      got[v >> 56]++;
-  }
-  for (unsigned p = 0; p < kMaxProducers; p++)
-    t->received[p] += got[p];
-  return 0;
-}
-
-int pipe_producer(int wfd, unsigned id, Tally *t, uint64_t *sent) {
-  uint64_t v = 0;
-  while (!t->go.load(std::memory_order_acquire))
-    __builtin_ia32_pause();
-  while (!t->stop.load(std::memory_order_relaxed)) {
-    uint64_t m = tag(id, v);
-    if (!write_full(wfd, &m, sizeof m)) {
-      t->bad++;
-      return 1;
-    }
-    v++;
-  }
-  *sent = v;
-  return 0;
-}
-
 // 8-byte writes are atomic (< PIPE_BUF), so with two readers each 8-byte
-// read returns one whole message; larger messages use one reader.
+// read returns one whole message; larger messages use one reader. The
+// consumers see the end as EOF once every writer has closed.
+struct PipeLink {
+  int fds[2] = {-1, -1};
+  const char *setup_error = "setup failed";
+  const char *lost = "pipe lost, repeated or reordered messages";
+
+  bool open() {
+    return pipe(fds) == 0;
+  }
+  void as_consumer() {
+    ::close(fds[1]);
+  }
+  void as_producer() {
+    ::close(fds[0]);
+  }
+  void as_parent() {
+    ::close(fds[0]);
+  }
+  bool put(const void *p, size_t n) {
+    return write_full(fds[1], p, n);
+  }
+  long get(void *p, size_t n) {
+    return read_full(fds[0], p, n) ? static_cast<long>(n) : 0;
+  }
+  void end_puts() {
+    ::close(fds[1]);
+  }
+  bool stop_consumers(unsigned) {
+    return true;
+  }
+  void close() {}
+};
+
 void BM_pipe(benchmark::State &state, size_t msg, unsigned producers,
              unsigned consumers) {
-  int fds[2];
-  Tally *t = new_tally();
-  auto *helper_sent = static_cast<uint64_t *>(mpk_shm_calloc(1, 8));
-  if (t == nullptr || helper_sent == nullptr || pipe(fds) != 0) {
-    state.SkipWithError("setup failed");
-    return;
-  }
-  std::vector<pid_t> kids;
-  for (unsigned c = 0; c < consumers; c++)
-    kids.push_back(fork_partner([&] {
-      close(fds[1]);
-      return pipe_consumer(fds[0], msg, t);
-    }));
-  if (producers == 2)
-    kids.push_back(fork_partner([&] {
-      close(fds[0]);
-      return pipe_producer(fds[1], 1, t, helper_sent);
-    }));
-  close(fds[0]);
-  std::vector<unsigned char> buf(msg, 0);
-  uint64_t seq = 0;
-  bool ok = true;
-  t->go.store(1, std::memory_order_release);
-  for (auto _ : state) {
-    uint64_t m = tag(0, seq);
-    std::memcpy(buf.data(), &m, sizeof m);
-    if (msg > 8)
-      buf[msg - 1] = static_cast<unsigned char>(m);
-    if (!write_full(fds[1], buf.data(), msg)) {
-      ok = false;
-      break;
-    }
-    seq++;
-  }
-  t->stop.store(1, std::memory_order_relaxed);
-  close(fds[1]);
-  if (producers == 2)
-    ok &= reap_ok(kids.back());
-  for (unsigned c = 0; c < consumers; c++)
-    ok &= reap_ok(kids[c]);
-  uint64_t total = seq + *helper_sent;
-  if (!ok || t->bad != 0 || t->received[0] != seq ||
-      t->received[1] != *helper_sent)
-    state.SkipWithError("pipe lost, repeated or reordered messages");
-  if (producers == 2) // how evenly the two producers shared the run
-    state.counters["producer2_share"] =
-        total ? static_cast<double>(*helper_sent) / static_cast<double>(total)
-              : 0.0;
-  if (msg == 8)
-    state.SetItemsProcessed(static_cast<int64_t>(total));
-  else
-    state.SetBytesProcessed(static_cast<int64_t>(total * msg));
-  mpk_shm_free(helper_sent);
-  mpk_shm_free(t);
+  PipeLink l;
+  run(state, l, msg, producers, consumers);
 }
 
 // Ring sizes: room for many small messages; 1 MiB messages get 3 slots.
