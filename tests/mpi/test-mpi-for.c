@@ -7,6 +7,7 @@
    local-only calls (apply, map_async on one rank only), many calls in a row
    and pools created and freed repeatedly. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -79,6 +80,55 @@ static void test_for_small_n(void) {
   }
   free(all);
   mpk_pool_free(p);
+}
+
+/* Ranges near 2^64: a kernel that only adds up what it was given. The
+   last chunk's end must be n, not (chunks x chunk) wrapped around; a grab
+   larger than the range must not wrap the counter (each index once). */
+static _Atomic unsigned long long *g_sum; /* shared: indices seen here */
+static _Atomic int *g_bad;                /* shared: ranges with hi <= lo */
+
+static int add_range(size_t lo, size_t hi, void *ctx) {
+  (void)ctx;
+  if (hi <= lo)
+    atomic_fetch_add(g_bad, 1);
+  else
+    atomic_fetch_add(g_sum, (unsigned long long)(hi - lo));
+  return 0;
+}
+
+static unsigned long long covered(mpk_pool_t *p, size_t n, mpk_sched s) {
+  atomic_store(g_sum, 0);
+  atomic_store(g_bad, 0);
+  CHECK_OK(mpk_pool_for(p, n, add_range, NULL, 0, s));
+  CHECK_EQ(atomic_load(g_bad), 0);
+  unsigned long long mine = atomic_load(g_sum), all = 0;
+  MPI_Allreduce(&mine, &all, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM,
+                MPI_COMM_WORLD);
+  return all;
+}
+
+static void test_huge_ranges(void) {
+  g_sum = mpk_shm_calloc(1, sizeof *g_sum);
+  g_bad = mpk_shm_calloc(1, sizeof *g_bad);
+  CHECK(g_sum != NULL && g_bad != NULL);
+  mpk_pool_t *p = mt_pool();
+  const size_t big = (size_t)1 << 63;
+  for (int part = MPK_MPI_STATIC; part <= MPK_MPI_DYNAMIC; part++) {
+    mt_configure(p, (mpk_mpi_partition)part, -1, 0);
+    /* 2 chunks, the second one short of 2^63 by one */
+    CHECK_EQ(covered(p, SIZE_MAX, (mpk_sched){MPK_SCHED_STATIC, big}),
+             (unsigned long long)SIZE_MAX);
+    CHECK_EQ(covered(p, SIZE_MAX - 5, (mpk_sched){MPK_SCHED_DYNAMIC, big}),
+             (unsigned long long)(SIZE_MAX - 5));
+  }
+  /* a grab of 2^63 chunks on a range of 1000 */
+  mt_configure(p, MPK_MPI_DYNAMIC, -1, big);
+  CHECK_EQ(covered(p, 1000, (mpk_sched){MPK_SCHED_STATIC, 1}), 1000ull);
+  CHECK_EQ(covered(p, 1000, (mpk_sched){MPK_SCHED_DYNAMIC, 7}), 1000ull);
+  mpk_pool_free(p);
+  mpk_shm_free((void *)g_sum);
+  mpk_shm_free((void *)g_bad);
 }
 
 static void test_info(void) {
@@ -211,6 +261,7 @@ int main(int argc, char **argv) {
   MT_RUN(test_for_static_cover);
   MT_RUN(test_for_dynamic_cover);
   MT_RUN(test_for_small_n);
+  MT_RUN(test_huge_ranges);
   MT_RUN(test_info);
   MT_RUN(test_local_calls_on_one_rank);
   MT_RUN(test_many_calls);

@@ -58,8 +58,13 @@
  * one rank's arguments are bad or differ from rank 0's). When tasks fail on
  * several ranks, the failure with the lowest global index is reported, and
  * mpk_pool_last_error gives the same global index, task status and signal
- * on every rank. One exception: a NULL pool cannot take part in the
- * collective, so that rank returns MPK_EINVAL alone and the others wait.
+ * on every rank. Exceptions, where a rank cannot take part in the
+ * collective and returns alone while the others wait: a NULL pool
+ * (MPK_EINVAL), a call from a forked child or a pool worker (MPK_ESTATE)
+ * and a call from an async callback (MPK_EDEADLK) — calls that break
+ * MPI's threading rules anyway. On an MPI pool, map's out_size and a
+ * reduction's elem_size must fit an int (MPK_EINVAL otherwise: they become
+ * MPI datatypes).
  * A rank that dies (killed, crashed) is the MPI library's business: Open MPI
  * aborts the job.
  *

@@ -27,7 +27,6 @@
 typedef struct {
   int32_t call, rc, kind, op, flags, partition, root, pad_;
   uint64_t n, chunk, size_a, size_b, ctx_size, grab;
-  uint64_t base; /* rank 0: the counter at the start (DYNAMIC) */
 } mpk__mpi_hdr;
 
 /* Step 3: one rank's outcome. */
@@ -73,16 +72,18 @@ typedef struct {
 mpk__mpi *mpk__mpi_of(const mpk_pool_t *p);
 
 /* Step 1. h->rc is this rank's verdict; on MPK_OK from every rank and
-   matching headers returns MPK_OK and sets *base to rank 0's base (the
-   first DYNAMIC call makes the counter window here: MPK_ENOSYS on every
+   matching headers returns MPK_OK (for DYNAMIC with rank 0's counter at 0;
+   the first DYNAMIC call makes the counter window here: MPK_ENOSYS on every
    rank if that fails, then and for every later DYNAMIC call);
    otherwise every rank returns the same error (the lowest failing rank's
    verdict, or MPK_EINVAL for a mismatch). */
-int mpk__mpi_agree(mpk__mpi *m, mpk__mpi_hdr *h, uint64_t *base);
+int mpk__mpi_agree(mpk__mpi *m, mpk__mpi_hdr *h);
 
-/* DYNAMIC: rank 0's counter now (the base of a call), and a grab of
-   `count` chunks: *k0 = the offset from base of the first. */
-int mpk__mpi_counter(mpk__mpi *m, uint64_t *value);
+/* DYNAMIC: rank 0's counter of handed-out chunks: set to 0 (rank 0, at the
+   start of a call), raised to at least `to` (a failing rank: no rank
+   starts another grab), and a grab of `count` chunks (*first: the first). */
+int mpk__mpi_counter_reset(mpk__mpi *m);
+int mpk__mpi_counter_raise(mpk__mpi *m, uint64_t to);
 int mpk__mpi_grab(mpk__mpi *m, uint64_t count, uint64_t *first);
 
 /* The chunks [k0, k1) of nchunks that rank r takes under STATIC. */

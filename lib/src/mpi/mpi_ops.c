@@ -187,45 +187,56 @@ static int make_wrap(call *c, void *fn, const void *ctx, size_t ctx_size,
   return MPK_OK;
 }
 
-/* Dynamic grabs: push the counter past the end so no rank starts more. */
-static void poison(call *c) {
-  uint64_t ignored;
-  mpk__mpi_grab(c->m, c->nchunks, &ignored);
+/* The end (element) of the run of chunks [k0, k1). */
+static uint64_t run_end(const call *c, uint64_t k1) {
+  return k1 >= c->nchunks ? c->n : k1 * c->chunk;
 }
 
-/* Step 2: this rank's runs. */
-static void work(call *c, uint64_t base, mpk__mpi_out *o) {
-  mpk__mpi *m = c->m;
-  uint64_t K = c->nchunks, ch = c->chunk;
-  if (m->opts.partition == MPK_MPI_STATIC) {
-    uint64_t k0, k1;
-    mpk__mpi_static_share(m, m->rank, K, &k0, &k1);
-    if (o->code == MPK_OK && k0 < k1) {
-      c->run(c, k0, k1, k0 * ch, k1 * ch < c->n ? k1 * ch : c->n, o);
-      o->chunks += k1 - k0;
-    }
-    return;
-  }
-  uint64_t g = m->opts.grab;
+/* DYNAMIC: this rank's chunks per grab. The counter starts at 0 and each
+   rank overshoots the end by at most one grab, so grabs are capped to
+   keep nchunks + size x grab below 2^64; 0 when even one chunk would not
+   fit (then every rank falls back to STATIC: all compute the same). */
+static uint64_t grab_size(const call *c) {
+  const mpk__mpi *m = c->m;
+  uint64_t K = c->nchunks, g = m->opts.grab;
   if (g == 0) {
     uint64_t per = K / (8 * (uint64_t)m->total);
     g = (uint64_t)m->workers * (per > 0 ? per : 1);
   }
+  uint64_t room = (UINT64_MAX - K) / (uint64_t)m->size;
+  if (g > K)
+    g = K;
+  return g < room ? g : room;
+}
+
+/* Step 2: this rank's runs. */
+static void work(call *c, mpk__mpi_out *o) {
+  mpk__mpi *m = c->m;
+  uint64_t K = c->nchunks, g = grab_size(c);
+  if (m->opts.partition == MPK_MPI_STATIC || g == 0) {
+    uint64_t k0, k1;
+    mpk__mpi_static_share(m, m->rank, K, &k0, &k1);
+    if (o->code == MPK_OK && k0 < k1) {
+      c->run(c, k0, k1, k0 * c->chunk, run_end(c, k1), o);
+      o->chunks += k1 - k0;
+    }
+    return;
+  }
   while (o->code == MPK_OK) {
-    uint64_t first;
-    int rc = mpk__mpi_grab(m, g, &first);
+    uint64_t k0;
+    int rc = mpk__mpi_grab(m, g, &k0);
     if (rc != MPK_OK) {
       mpk__mpi_fail(o, rc, UINT64_MAX, 0, 0);
       break;
     }
-    uint64_t k0 = first - base; /* modulo 2^64, like the counter */
     if (k0 >= K)
       return;
     uint64_t k1 = K - k0 > g ? k0 + g : K;
-    c->run(c, k0, k1, k0 * ch, k1 * ch < c->n ? k1 * ch : c->n, o);
+    c->run(c, k0, k1, k0 * c->chunk, run_end(c, k1), o);
     o->chunks += k1 - k0;
   }
-  poison(c);
+  /* failed: no rank starts another grab */
+  mpk__mpi_counter_raise(m, K);
 }
 
 /* ---- the runs ------------------------------------------------------------
@@ -329,12 +340,11 @@ static mpk_sched reduce_sched(const call *c) {
 
 /* Steps 1 to 3 around c->run; buf / elem / root: what settle spreads. */
 static int drive(call *c, mpk__mpi_hdr *h, void *buf, size_t elem, int root) {
-  uint64_t base = 0;
-  int rc = mpk__mpi_agree(c->m, h, &base);
+  int rc = mpk__mpi_agree(c->m, h);
   if (rc != MPK_OK || c->n == 0)
     return rc;
   mpk__mpi_out o = {.code = MPK_OK, .index = UINT64_MAX};
-  work(c, base, &o);
+  work(c, &o);
   return mpk__mpi_settle(c->p, c->m, &o, c->nchunks, buf, elem, root);
 }
 
@@ -389,6 +399,11 @@ static int mpi_reduce_d(mpk_pool_t *p, size_t n, mpk_sum_fn fn, const void *ctx,
     if (part == NULL)
       h.rc = MPK_ENOMEM;
   }
+  double *all = NULL; /* FAST: every rank's result, made before the call
+                         so that no rank can fail to take part later */
+  if (h.rc == MPK_OK && fast &&
+      (all = malloc((size_t)c.m->size * sizeof *all)) == NULL)
+    h.rc = MPK_ENOMEM;
   if (h.rc == MPK_OK)
     h.rc = make_wrap(&c, (void *)fn, ctx, ctx_size, NULL, 0);
   if (h.rc == MPK_OK)
@@ -401,8 +416,7 @@ static int mpi_reduce_d(mpk_pool_t *p, size_t n, mpk_sum_fn fn, const void *ctx,
   } else if (rc == MPK_OK) {
     int nf = flags & MPK_REDUCE_NEUMAIER;
     double mine = mpk__fold_double(c.vals, c.nvals, op, nf);
-    double *all = malloc((size_t)c.m->size * sizeof *all);
-    rc = all ? mpk__mpi_allgather(c.m, &mine, all, sizeof mine) : MPK_ENOMEM;
+    rc = mpk__mpi_allgather(c.m, &mine, all, sizeof mine);
     if (rc == MPK_OK && nf) {
       *result = mpk__fold_double(all, (size_t)c.m->size, op, nf);
     } else if (rc == MPK_OK) { /* in rank order */
@@ -411,8 +425,8 @@ static int mpi_reduce_d(mpk_pool_t *p, size_t n, mpk_sum_fn fn, const void *ctx,
         r = mpk__op_double(op, r, all[q]);
       *result = r;
     }
-    free(all);
   }
+  free(all);
   if (part)
     mpk__pool_free_mem(p, part);
   free(c.vals);
@@ -461,7 +475,11 @@ static int mpi_reduce_g(mpk_pool_t *p, size_t n, mpk__red_kernel kernel,
       slot[i] = (fail_slot){.index = UINT64_MAX};
   }
   if (h.rc == MPK_OK && fast) {
-    c.acc = malloc(2 * elem_size); /* accumulator, then scratch */
+    /* the accumulator, a scratch result, then every rank's result (made
+       before the call so that no rank can fail to take part later) */
+    c.acc = (size_t)c.m->size + 2 > SIZE_MAX / elem_size
+                ? NULL
+                : malloc(((size_t)c.m->size + 2) * elem_size);
     if (c.acc == NULL)
       h.rc = MPK_ENOMEM;
     else
@@ -481,15 +499,14 @@ static int mpi_reduce_g(mpk_pool_t *p, size_t n, mpk__red_kernel kernel,
     mpk__fold_generic(part, (size_t)c.nchunks, elem_size, combine);
     memcpy(result, part, elem_size);
   } else if (rc == MPK_OK) {
-    char *all = malloc((size_t)c.m->size * elem_size);
-    rc = all ? mpk__mpi_allgather(c.m, c.acc, all, elem_size) : MPK_ENOMEM;
+    char *all = c.acc + 2 * elem_size;
+    rc = mpk__mpi_allgather(c.m, c.acc, all, elem_size);
     if (rc == MPK_OK) { /* in rank order */
       memcpy(c.acc, identity, elem_size);
       for (int q = 0; q < c.m->size; q++)
         combine(c.acc, all + (size_t)q * elem_size);
       memcpy(result, c.acc, elem_size);
     }
-    free(all);
   }
   if (part)
     mpk__pool_free_mem(p, part);

@@ -65,6 +65,8 @@ int mpk_pool_mpi_info_get(const mpk_pool_t *p, mpk_mpi_info *info) {
 
 /* Can this thread of this process take part in MPI calls at all? */
 static int mpi_usable(MPI_Comm comm) {
+  if (mpk_worker_id() >= 0)
+    return MPK_ESTATE; /* a pool worker: never an MPI process of its own */
   int init = 0, fin = 0;
   MPI_Initialized(&init);
   MPI_Finalized(&fin);
@@ -126,8 +128,12 @@ static int open_window(mpk__mpi *m) {
     MPI_Comm_size(node, &node_size);
     MPI_Comm_free(&node);
   }
-  /* every rank decides alike: node_size == size on all ranks or on none */
-  if (node_size == m->size)
+  /* every rank must choose alike (a failed split on one rank says no) */
+  int one_node = node_size == m->size, all_one = 0;
+  rc = MPI_Allreduce(&one_node, &all_one, 1, MPI_INT, MPI_MIN, m->comm);
+  if (rc != MPI_SUCCESS)
+    return MPK_ENOSYS;
+  if (all_one)
     rc = MPI_Win_allocate_shared(bytes, (int)sizeof(uint64_t), MPI_INFO_NULL,
                                  m->comm, &m->counter, &m->win);
   else
@@ -139,14 +145,9 @@ static int open_window(mpk__mpi *m) {
   }
   MPI_Win_set_errhandler(m->win, MPI_ERRORS_RETURN);
   rc = MPI_Win_lock_all(MPI_MODE_NOCHECK, m->win);
-  if (rc == MPI_SUCCESS && m->rank == 0) {
-    uint64_t zero = 0;
-    rc = MPI_Accumulate(&zero, 1, MPI_UINT64_T, 0, 0, 1, MPI_UINT64_T,
-                        MPI_REPLACE, m->win);
-    if (rc == MPI_SUCCESS)
-      rc = MPI_Win_flush(0, m->win);
-  }
-  return rc == MPI_SUCCESS ? MPK_OK : MPK_ENOSYS;
+  if (rc != MPI_SUCCESS)
+    return MPK_ENOSYS;
+  return m->rank == 0 ? mpk__mpi_counter_reset(m) : MPK_OK;
 }
 
 #define SLICE_CAP 1024 /* a cpuset list string */
@@ -288,16 +289,18 @@ int mpk_pool_create_mpi(mpk_pool_t **p, MPI_Comm comm, const mpk_pool_opts *o) {
 
 /* ---- the exchanges ---------------------------------------------------- */
 
-int mpk__mpi_agree(mpk__mpi *m, mpk__mpi_hdr *h, uint64_t *base) {
+int mpk__mpi_agree(mpk__mpi *m, mpk__mpi_hdr *h) {
   h->partition = m->opts.partition;
   h->root = m->opts.root;
   h->grab = m->opts.grab;
-  h->base = 0;
   bool dyn = h->partition == MPK_MPI_DYNAMIC;
   if (h->rc == MPK_OK && dyn && m->dyn_rc != MPK_OK)
     h->rc = m->dyn_rc;
+  /* The counter restarts at 0 for every DYNAMIC call. No grab of the last
+     call is in flight: every rank flushed its grabs before it entered that
+     call's settle, which rank 0 left after all of them. */
   if (h->rc == MPK_OK && dyn && m->rank == 0 && m->win != MPI_WIN_NULL)
-    h->rc = mpk__mpi_counter(m, &h->base);
+    h->rc = mpk__mpi_counter_reset(m);
   mpk__mpi_hdr *all = m->hdrs;
   int rc = MPI_Allgather(h, (int)sizeof *h, MPI_BYTE, all, (int)sizeof *h,
                          MPI_BYTE, m->comm);
@@ -310,26 +313,31 @@ int mpk__mpi_agree(mpk__mpi *m, mpk__mpi_hdr *h, uint64_t *base) {
   for (int r = 1; r < m->size && out == MPK_OK; r++) {
     mpk__mpi_hdr a = all[0], b = all[r];
     a.rc = b.rc = 0;
-    a.base = b.base = 0;
     if (memcmp(&a, &b, sizeof a) != 0)
       out = MPK_EINVAL;
   }
-  *base = all[0].base;
   if (out == MPK_OK && dyn && m->win == MPI_WIN_NULL) {
-    /* first DYNAMIC call: every rank makes the window (base 0) */
+    /* first DYNAMIC call: every rank makes the window (counter 0) */
     m->dyn_rc = all_agree(m->comm, m->size, open_window(m), m->counts);
-    if (m->dyn_rc != MPK_OK && m->dyn_rc != MPK_ENOMEM)
+    if (m->dyn_rc != MPK_OK)
       m->dyn_rc = MPK_ENOSYS;
     out = m->dyn_rc;
-    *base = 0;
   }
   return out;
 }
 
-int mpk__mpi_counter(mpk__mpi *m, uint64_t *value) {
-  uint64_t none = 0;
-  int rc =
-      MPI_Fetch_and_op(&none, value, MPI_UINT64_T, 0, 0, MPI_NO_OP, m->win);
+int mpk__mpi_counter_reset(mpk__mpi *m) {
+  uint64_t zero = 0;
+  int rc = MPI_Accumulate(&zero, 1, MPI_UINT64_T, 0, 0, 1, MPI_UINT64_T,
+                          MPI_REPLACE, m->win);
+  if (rc == MPI_SUCCESS)
+    rc = MPI_Win_flush(0, m->win);
+  return mpk__mpi_err(rc);
+}
+
+int mpk__mpi_counter_raise(mpk__mpi *m, uint64_t to) {
+  uint64_t old;
+  int rc = MPI_Fetch_and_op(&to, &old, MPI_UINT64_T, 0, 0, MPI_MAX, m->win);
   if (rc == MPI_SUCCESS)
     rc = MPI_Win_flush(0, m->win);
   return mpk__mpi_err(rc);
@@ -407,8 +415,8 @@ static int runs_type(const mpk__mpi_run *runs, size_t nruns, MPI_Datatype el,
       disp[k++] = (MPI_Aint)(lo * elem);
     }
   int rc = MPI_Type_create_hindexed((int)blocks, len, disp, el, type);
-  if (rc == MPI_SUCCESS)
-    rc = MPI_Type_commit(type);
+  if (rc == MPI_SUCCESS && (rc = MPI_Type_commit(type)) != MPI_SUCCESS)
+    MPI_Type_free(type);
   free(len);
   free(disp);
   return mpk__mpi_err(rc);
@@ -430,9 +438,8 @@ static int spread(mpk__mpi *m, const mpk__mpi_outcome *all,
     if (nr == 0 || q == root)
       continue;
     MPI_Datatype t;
-    out = runs_type(qr, nr, el, elem, &t);
-    if (out != MPK_OK)
-      break;
+    if (runs_type(qr, nr, el, elem, &t) != MPK_OK)
+      MPI_Abort(m->comm, 1); /* cannot take part: the others would wait */
     if (root < 0)
       rc = MPI_Bcast(buf, 1, t, q, m->comm);
     else if (m->rank == q)
@@ -508,10 +515,10 @@ int mpk__mpi_settle(mpk_pool_t *p, mpk__mpi *m, mpk__mpi_out *o,
 int mpk__mpi_allgather(mpk__mpi *m, const void *mine, void *all, size_t elem) {
   MPI_Datatype el;
   int rc = MPI_Type_contiguous((int)elem, MPI_BYTE, &el);
-  if (rc == MPI_SUCCESS)
-    rc = MPI_Type_commit(&el);
+  if (rc == MPI_SUCCESS && (rc = MPI_Type_commit(&el)) != MPI_SUCCESS)
+    MPI_Type_free(&el);
   if (rc != MPI_SUCCESS)
-    return mpk__mpi_err(rc);
+    MPI_Abort(m->comm, 1); /* cannot take part: the others would wait */
   rc = MPI_Allgather(mine, 1, el, all, 1, el, m->comm);
   MPI_Type_free(&el);
   return mpk__mpi_err(rc);
