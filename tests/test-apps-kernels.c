@@ -1,8 +1,9 @@
 /* apps.kernels: the kernel library of mpk-pi, mpk-square and mpk-scale
  * (apps/common): the SIMD pi kernel's determinism across ISA variants, the
  * sub-block sum, Monte Carlo streams, square, the imbalanced ramp, GSL
- * statistics, the regression rule, option parsers, the JSON reader/writer,
- * the mode table, and the serial and OpenMP runners. Pool modes are in
+ * statistics, the regression rule, option parsers (and the options the apps
+ * share: app_opts, the mode plan), the JSON reader/writer, the mode table,
+ * and the serial and OpenMP runners. Pool modes are in
  * apps.pool. */
 #include <omp.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include "app_run.h"
 #include "app_stats.h"
 #include "check.h"
+#include "mpk/topo.h"
 
 static int same_bits(double a, double b) {
   return memcmp(&a, &b, sizeof a) == 0;
@@ -299,6 +301,172 @@ static void test_cli_parsers(void) {
   CHECK_EQ(app_parse_count_list("1,", 1, 8, ws, 4, &nw), -1);
 }
 
+/* Parse the space-separated words of args (after a program name) with the
+   shared options only, as the apps do; *err gets what went to stderr.
+   Returns -1 when every option was taken, else app_opts_parse's status. */
+static int parse_shared(app_opts *o, const char *args, char *err, size_t cap) {
+  static const struct option longopts[] = {APP_OPTS_LONG, {NULL, 0, NULL, 0}};
+  char buf[256], *argv[32];
+  int argc = 0;
+  snprintf(buf, sizeof buf, "%s", args);
+  argv[argc++] = (char *)"prog";
+  for (char *w = strtok(buf, " "); w != NULL && argc < 31;
+       w = strtok(NULL, " "))
+    argv[argc++] = w;
+  argv[argc] = NULL;
+  fflush(stderr);
+  FILE *t = tmpfile();
+  int saved = dup(2);
+  CHECK(t != NULL && saved >= 0);
+  dup2(fileno(t), 2);
+  optind = 0; /* glibc: start a new scan */
+  opterr = 0;
+  int c, st = -1;
+  while ((c = getopt_long(argc, argv, ":" APP_OPTS_SHORT, longopts, NULL)) !=
+         -1)
+    if ((st = app_opts_parse("prog", c, argv, o)) >= 0)
+      break;
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  rewind(t);
+  size_t n = fread(err, 1, cap - 1, t);
+  err[n] = '\0';
+  fclose(t);
+  return st;
+}
+
+static unsigned bit(app_mode m) {
+  return 1u << m;
+}
+
+/* The shared options: defaults, every option, and each one's usage error
+   (one line, status 2). Runs before test_mode_table enables the mpi row. */
+static void test_app_opts(void) {
+  app_opts o;
+  char err[512];
+  CHECK_EQ(app_modes_mpi_enabled(), 0);
+  app_opts_init(&o, 1000);
+  CHECK_EQ(o.modes, ~bit(APP_MODE_MPI));
+  CHECK(o.all == 1 && o.modes_given == 0 && o.workers == 0 && o.tpw == 0);
+  CHECK(o.sched == MPK_SCHED_STATIC && o.chunk == 0 && o.chunk_max == 1000);
+  CHECK(o.bind == MPK_BIND_COMPACT && o.cpuset == NULL);
+  CHECK(o.repeat == 3 && o.json == 0);
+
+  CHECK_EQ(parse_shared(&o,
+                        "--mode serial,pool -w 3 --threads-per-worker 4 "
+                        "-s guided --chunk 2^5 --bind 0 -r 7 --json",
+                        err, sizeof err),
+           -1);
+  CHECK_STR(err, "");
+  CHECK_EQ(o.modes, bit(APP_MODE_SERIAL) | bit(APP_MODE_POOL));
+  CHECK(o.modes_given == 1 && o.all == 0);
+  CHECK(o.workers == 3 && o.tpw == 4 && o.sched == MPK_SCHED_GUIDED);
+  CHECK(o.chunk == 32 && o.bind == MPK_BIND_COMPACT && o.cpuset != NULL &&
+        strcmp(o.cpuset, "0") == 0);
+  CHECK(o.repeat == 7 && o.json == 1);
+  CHECK_EQ(parse_shared(&o, "-m all -b scatter", err, sizeof err), -1);
+  CHECK(o.all == 1 && o.bind == MPK_BIND_SCATTER && o.cpuset == NULL);
+  CHECK_EQ(o.modes & bit(APP_MODE_MPI), 0); /* "all" never means mpi */
+  CHECK(o.modes & bit(APP_MODE_HYBRID));
+
+  static const struct {
+    const char *args, *msg;
+  } bad[] = {
+      {"--mode bogus",
+       "prog: unknown mode 'bogus' in --mode (want serial, "
+       "omp, pool, threads, hybrid or all) (see prog --help)\n"},
+      {"--mode pool,mpi", "prog: unknown mode 'mpi' in --mode (want serial, "
+                          "omp, pool, threads, hybrid or all) (see prog "
+                          "--help)\n"},
+      {"--workers 0",
+       "prog: bad --workers '0' (want 1..1024) (see prog --help)\n"},
+      {"-t 1", "prog: bad --threads-per-worker '1' (want 2..256) (see prog "
+               "--help)\n"},
+      {"--schedule auto", "prog: bad --schedule 'auto' (want static, cyclic, "
+                          "dynamic or guided) (see prog --help)\n"},
+      {"--chunk 1001", "prog: bad --chunk '1001' (want >= 1) (see prog "
+                       "--help)\n"},
+      {"--chunk 0", "prog: bad --chunk '0' (want >= 1) (see prog --help)\n"},
+      {"--bind zz", "prog: bad --bind 'zz' (want compact, scatter, none or a "
+                    "cpuset list of allowed PUs) (see prog --help)\n"},
+      {"--repeat 1001",
+       "prog: bad --repeat '1001' (want 1..1000) (see prog --help)\n"},
+      {"--repeat", "prog: option '--repeat' needs a value (see prog "
+                   "--help)\n"},
+      {"--bogus", "prog: unknown option '--bogus' (see prog --help)\n"},
+      {"-x", "prog: unknown option '-x' (see prog --help)\n"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    app_opts_init(&o, 1000);
+    CHECK_MSG(parse_shared(&o, bad[i].args, err, sizeof err) == 2, "%s",
+              bad[i].args);
+    CHECK_STR(err, bad[i].msg);
+  }
+
+  char w[16];
+  CHECK_STR(app_workers_label(w, sizeof w, 4, 1), "4");
+  CHECK_STR(app_workers_label(w, sizeof w, 3, 2), "3x2");
+}
+
+/* app_plan_modes: table order, serial on 1 worker, hybrid as workers / tpw
+   processes, and left out of "all" when there is no room for a team. */
+static void test_plan_modes(void) {
+  app_opts o;
+  app_plan plan[APP_MODE_COUNT];
+  char err[512];
+  app_opts_init(&o, 1000);
+  CHECK_EQ(parse_shared(&o, "--mode hybrid,serial,omp --workers 5 -t 2", err,
+                        sizeof err),
+           -1);
+  CHECK_EQ(app_plan_modes(&o, plan), 3);
+  CHECK(plan[0].mode == APP_MODE_SERIAL && plan[0].workers == 1 &&
+        plan[0].tpw == 1);
+  CHECK(plan[1].mode == APP_MODE_OMP && plan[1].workers == 5 &&
+        plan[1].tpw == 1);
+  CHECK(plan[2].mode == APP_MODE_HYBRID && plan[2].workers == 2 &&
+        plan[2].tpw == 2);
+  /* Asked for by name, hybrid runs even with fewer workers than a team. */
+  CHECK_EQ(parse_shared(&o, "--mode hybrid --workers 1 -t 3", err, sizeof err),
+           -1);
+  CHECK_EQ(app_plan_modes(&o, plan), 1);
+  CHECK(plan[0].workers == 1 && plan[0].tpw == 3);
+  /* "all" leaves it out then; the defaults: the allowed cores. */
+  app_opts_init(&o, 1000);
+  o.workers = 1;
+  CHECK_EQ(app_plan_modes(&o, plan), 4);
+  CHECK(plan[3].mode == APP_MODE_THREADS);
+  o.workers = 0;
+  int cores = mpk_core_count() > 0 ? mpk_core_count() : mpk_cpu_count();
+  int n = app_plan_modes(&o, plan);
+  CHECK(n == (cores >= 2 ? 5 : 4));
+  CHECK(plan[1].mode == APP_MODE_OMP && plan[1].workers == cores);
+}
+
+/* With the mpi row enabled (after test_mode_table): mpi runs alone, or says
+   it is not built in. */
+static void test_app_opts_mpi(void) {
+  app_opts o;
+  char err[512];
+  CHECK_EQ(app_modes_mpi_enabled(), 1);
+  app_opts_init(&o, 1000);
+  CHECK_EQ(parse_shared(&o, "--mode all", err, sizeof err), -1);
+  CHECK_EQ(o.modes & bit(APP_MODE_MPI), 0);
+  if (app_mode_mpi_built()) {
+    CHECK_EQ(parse_shared(&o, "--mode mpi", err, sizeof err), -1);
+    CHECK_EQ(o.modes, bit(APP_MODE_MPI));
+    app_plan plan[APP_MODE_COUNT];
+    CHECK_EQ(app_plan_modes(&o, plan), 1);
+    CHECK(plan[0].mode == APP_MODE_MPI && plan[0].workers == 0);
+    CHECK_EQ(parse_shared(&o, "--mode pool,mpi", err, sizeof err), 2);
+    CHECK_STR(err, "prog: --mode mpi runs alone (it spans the ranks of an "
+                   "mpirun job): drop the other modes (see prog --help)\n");
+  } else {
+    CHECK_EQ(parse_shared(&o, "--mode mpi", err, sizeof err), 2);
+    CHECK(strstr(err, "--mode mpi is not built in") != NULL);
+  }
+}
+
 static void test_json(void) {
   const char *doc =
       " {\"a\": [1, -2.5e3, true, false, null, \"x\\u00e9\\ud83d\\ude00\\n\"],"
@@ -557,8 +725,11 @@ int main(void) {
   CHECK_RUN(test_stats);
   CHECK_RUN(test_regression_rule);
   CHECK_RUN(test_cli_parsers);
+  CHECK_RUN(test_app_opts);
+  CHECK_RUN(test_plan_modes);
   CHECK_RUN(test_json);
   CHECK_RUN(test_mode_table);
+  CHECK_RUN(test_app_opts_mpi);
   CHECK_RUN(test_runners_serial_omp);
   CHECK_RUN(test_time_runs);
   return check_done();

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app_modes.h"
 #include "mpk/error.h"
 
 /* A plain unsigned decimal: digits only. */
@@ -206,4 +207,137 @@ int app_usage(const char *prog, const char *fmt, ...) {
       *c = '?';
   fprintf(stderr, "%s: %s (see %s --help)\n", prog, msg, prog);
   return 2;
+}
+
+int app_usage_getopt(const char *prog, int c, char **argv) {
+  if (c == ':')
+    return app_usage(prog, "option '%s' needs a value", argv[optind - 1]);
+  return app_usage(prog, "unknown option '%s'", argv[optind - 1]);
+}
+
+#define MPI_BIT (1u << APP_MODE_MPI)
+
+void app_opts_init(app_opts *o, uint64_t chunk_max) {
+  memset(o, 0, sizeof *o);
+  o->modes = ~MPI_BIT; /* "all" never means mpi */
+  o->all = 1;
+  o->sched = MPK_SCHED_STATIC;
+  o->chunk_max = chunk_max;
+  o->bind = MPK_BIND_COMPACT;
+  o->repeat = 3;
+}
+
+/* 1 when the comma-separated list s has the item `item`. */
+static int has_item(const char *s, const char *item) {
+  const size_t len = strlen(item);
+  for (;;) {
+    size_t n = strcspn(s, ",");
+    if (n == len && strncmp(s, item, len) == 0)
+      return 1;
+    if (s[n] == '\0')
+      return 0;
+    s += n + 1;
+  }
+}
+
+static int parse_modes(const char *prog, const char *s, app_opts *o) {
+  int count;
+  const char *const *names = app_mode_names(&count);
+  const char *bad = NULL;
+  char list[128];
+  if (app_parse_names(s, names, count, &o->modes, &bad) != 0) {
+    if (strcmp(bad, "mpi") == 0 && app_modes_mpi_enabled() &&
+        !app_mode_mpi_built())
+      return app_usage(prog, "--mode mpi is not built in: mpk was "
+                             "configured without MPI (MPK_WITH_MPI=OFF "
+                             "or no MPI library found)");
+    return app_usage(prog, "unknown mode '%s' in --mode (want %s or all)", bad,
+                     app_mode_list(list, sizeof list));
+  }
+  o->modes_given = 1;
+  o->all = strcmp(s, "all") == 0;
+  if (!has_item(s, "mpi"))
+    o->modes &= ~MPI_BIT; /* "all" never means mpi */
+  else if (o->modes & ~MPI_BIT)
+    return app_usage(prog, "--mode mpi runs alone (it spans the ranks "
+                           "of an mpirun job): drop the other modes");
+  return -1;
+}
+
+int app_opts_parse(const char *prog, int c, char **argv, app_opts *o) {
+  long v;
+  switch (c) {
+  case 'm': return parse_modes(prog, optarg, o);
+  case 'w':
+    if (app_parse_long(optarg, 1, MPK_POOL_MAX_WORKERS, &v) != 0)
+      return app_usage(prog, "bad --workers '%s' (want 1..%d)", optarg,
+                       MPK_POOL_MAX_WORKERS);
+    o->workers = (int)v;
+    return -1;
+  case 't':
+    if (app_parse_long(optarg, 2, 256, &v) != 0)
+      return app_usage(prog, "bad --threads-per-worker '%s' (want 2..256)",
+                       optarg);
+    o->tpw = (int)v;
+    return -1;
+  case 's':
+    if (app_parse_sched(optarg, &o->sched) != 0)
+      return app_usage(prog,
+                       "bad --schedule '%s' (want static, cyclic, dynamic "
+                       "or guided)",
+                       optarg);
+    return -1;
+  case 'c':
+    if (app_parse_count(optarg, 1, o->chunk_max, &o->chunk) != 0)
+      return app_usage(prog, "bad --chunk '%s' (want >= 1)", optarg);
+    return -1;
+  case 'b':
+    if (app_parse_bind(optarg, &o->bind, &o->cpuset) != 0)
+      return app_usage(prog,
+                       "bad --bind '%s' (want compact, scatter, none or a "
+                       "cpuset list of allowed PUs)",
+                       optarg);
+    return -1;
+  case 'r':
+    if (app_parse_long(optarg, 1, APP_MAX_REPEAT, &v) != 0)
+      return app_usage(prog, "bad --repeat '%s' (want 1..%d)", optarg,
+                       APP_MAX_REPEAT);
+    o->repeat = (int)v;
+    return -1;
+  case 'j': o->json = 1; return -1;
+  default: return app_usage_getopt(prog, c, argv);
+  }
+}
+
+int app_plan_modes(const app_opts *o, app_plan *plan) {
+  int cores = mpk_core_count();
+  if (cores < 1)
+    cores = mpk_cpu_count();
+  int workers = o->workers ? o->workers : cores;
+  int tpw = o->tpw ? o->tpw : 2, k = 0;
+  for (int m = 0; m < APP_MODE_COUNT; m++) {
+    const app_mode_info *info = app_mode_get((app_mode)m);
+    if (info == NULL || !(o->modes & (1u << m)))
+      continue;
+    int w = info->kind == APP_KIND_SERIAL ? 1
+            : info->mpi                   ? o->workers /* 0: the rank's cores */
+                                          : workers,
+        t = 1;
+    if (info->hybrid) {
+      if (o->all && workers < tpw)
+        continue; /* no room for a team here: all skips hybrid */
+      t = tpw;
+      w = workers / tpw > 0 ? workers / tpw : 1;
+    }
+    plan[k++] = (app_plan){(app_mode)m, w, t};
+  }
+  return k;
+}
+
+const char *app_workers_label(char *buf, size_t cap, int workers, int tpw) {
+  if (tpw > 1)
+    snprintf(buf, cap, "%dx%d", workers, tpw);
+  else
+    snprintf(buf, cap, "%d", workers);
+  return buf;
 }

@@ -97,6 +97,10 @@ void app_modes_enable_mpi(void) {
   mpi_enabled = 1;
 }
 
+int app_modes_mpi_enabled(void) {
+  return mpi_enabled;
+}
+
 const app_mode_info *app_mode_get(app_mode m) {
   if ((int)m < 0 || m >= APP_MODE_COUNT || !present((int)m))
     return NULL;

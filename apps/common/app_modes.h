@@ -75,6 +75,10 @@ int app_mode_mpi_built(void);
    other thread runs. */
 void app_modes_enable_mpi(void);
 
+/* 1 once app_modes_enable_mpi ran in this process (whether or not the mpi
+   mode is built), else 0: the program offers --mode mpi. */
+int app_modes_mpi_enabled(void);
+
 /* One mode set up to run kernels: for pool modes the pool exists (created by
    app_exec_open, freed by app_exec_close). */
 struct app_exec {

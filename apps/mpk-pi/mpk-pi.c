@@ -32,7 +32,6 @@
 
 #define PROG "mpk-pi"
 #define MAX_STEPS (((uint64_t)1 << 52) - 1)
-#define MAX_REPEAT 1000
 #define MAX_ROWS (2 * APP_MODE_COUNT)
 #define MPI_BIT (1u << APP_MODE_MPI)
 #define OPT_INIT_TIMEOUT 256
@@ -97,22 +96,15 @@ static const char usage_text[] =
     "cannot start.\n";
 
 typedef struct {
-  unsigned modes; /* bit per app_mode */
+  app_opts app;   /* --mode, --workers, ..., --repeat, --json */
   uint64_t steps; /* 0: default */
   app_pi_kernel kernel;
-  int workers; /* 0: default */
-  int tpw;
-  mpk_sched_kind sched;
-  uint64_t chunk; /* 0: default */
-  mpk_bind_policy bind;
-  const char *cpuset;
   app_pi_method method;
   uint64_t seed;
   const char *isa;
   int partition;       /* mpi: -1 not given, else an mpk_mpi_partition */
   double init_timeout; /* mpi: MPI_Init watchdog, seconds (0: none) */
   int init_timeout_given;
-  int repeat, json, all;
 } options;
 
 typedef struct {
@@ -123,69 +115,28 @@ typedef struct {
   double pi;               /* last run's value */
   int same_bits;           /* every repeat gave the same pi */
   app_stats st;
-  double times[MAX_REPEAT]; /* each run's time (mpi: the slowest rank's) */
-  int ranks;                /* mpi: MPI_COMM_WORLD's size; 1 otherwise */
-  int *rank_workers;        /* mpi: workers of each rank (malloc'd) */
+  double times[APP_MAX_REPEAT]; /* each run's time (mpi: the slowest rank's) */
+  int ranks;                    /* mpi: MPI_COMM_WORLD's size; 1 otherwise */
+  int *rank_workers;            /* mpi: workers of each rank (malloc'd) */
 } row;
-
-/* 1 when the comma-separated list s has the item `item`. */
-static int has_item(const char *s, const char *item) {
-  const size_t len = strlen(item);
-  for (;;) {
-    size_t n = strcspn(s, ",");
-    if (n == len && strncmp(s, item, len) == 0)
-      return 1;
-    if (s[n] == '\0')
-      return 0;
-    s += n + 1;
-  }
-}
 
 static int parse_options(int argc, char **argv, options *o) {
   static const struct option longopts[] = {
-      {"mode", required_argument, NULL, 'm'},
+      APP_OPTS_LONG,
       {"steps", required_argument, NULL, 'n'},
       {"kernel", required_argument, NULL, 'k'},
-      {"workers", required_argument, NULL, 'w'},
-      {"threads-per-worker", required_argument, NULL, 't'},
-      {"schedule", required_argument, NULL, 's'},
-      {"chunk", required_argument, NULL, 'c'},
-      {"bind", required_argument, NULL, 'b'},
       {"method", required_argument, NULL, 'M'},
       {"seed", required_argument, NULL, 'S'},
       {"isa", required_argument, NULL, 'i'},
       {"partition", required_argument, NULL, 'P'},
       {"mpi-init-timeout", required_argument, NULL, OPT_INIT_TIMEOUT},
-      {"repeat", required_argument, NULL, 'r'},
-      {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  int count;
-  const char *const *names = app_mode_names(&count);
-  const char *bad = NULL;
-  char list[128];
-  long v;
   opterr = 0;
-  int c;
-  while ((c = getopt_long(argc, argv, ":m:n:k:w:t:s:c:b:M:S:i:P:r:jh", longopts,
+  int c, st;
+  while ((c = getopt_long(argc, argv, ":n:k:M:S:i:P:h" APP_OPTS_SHORT, longopts,
                           NULL)) != -1) {
     switch (c) {
-    case 'm':
-      if (app_parse_names(optarg, names, count, &o->modes, &bad) != 0) {
-        if (strcmp(bad, "mpi") == 0 && !app_mode_mpi_built())
-          return app_usage(PROG, "--mode mpi is not built in: mpk was "
-                                 "configured without MPI (MPK_WITH_MPI=OFF "
-                                 "or no MPI library found)");
-        return app_usage(PROG, "unknown mode '%s' in --mode (want %s or all)",
-                         bad, app_mode_list(list, sizeof list));
-      }
-      o->all = strcmp(optarg, "all") == 0;
-      if (!has_item(optarg, "mpi"))
-        o->modes &= ~MPI_BIT; /* "all" never means mpi */
-      else if (o->modes & ~MPI_BIT)
-        return app_usage(PROG, "--mode mpi runs alone (it spans the ranks "
-                               "of an mpirun job): drop the other modes");
-      break;
     case 'n':
       if (app_parse_count(optarg, 1, MAX_STEPS, &o->steps) != 0)
         return app_usage(PROG, "bad --steps '%s' (want 1..2^52-1, e.g. 1e9)",
@@ -198,36 +149,6 @@ static int parse_options(int argc, char **argv, options *o) {
         o->kernel = APP_PI_SIMD;
       else
         return app_usage(PROG, "bad --kernel '%s' (want naive or simd)",
-                         optarg);
-      break;
-    case 'w':
-      if (app_parse_long(optarg, 1, MPK_POOL_MAX_WORKERS, &v) != 0)
-        return app_usage(PROG, "bad --workers '%s' (want 1..%d)", optarg,
-                         MPK_POOL_MAX_WORKERS);
-      o->workers = (int)v;
-      break;
-    case 't':
-      if (app_parse_long(optarg, 2, 256, &v) != 0)
-        return app_usage(PROG, "bad --threads-per-worker '%s' (want 2..256)",
-                         optarg);
-      o->tpw = (int)v;
-      break;
-    case 's':
-      if (app_parse_sched(optarg, &o->sched) != 0)
-        return app_usage(PROG,
-                         "bad --schedule '%s' (want static, cyclic, dynamic "
-                         "or guided)",
-                         optarg);
-      break;
-    case 'c':
-      if (app_parse_count(optarg, 1, MAX_STEPS, &o->chunk) != 0)
-        return app_usage(PROG, "bad --chunk '%s' (want >= 1)", optarg);
-      break;
-    case 'b':
-      if (app_parse_bind(optarg, &o->bind, &o->cpuset) != 0)
-        return app_usage(PROG,
-                         "bad --bind '%s' (want compact, scatter, none or a "
-                         "cpuset list of allowed PUs)",
                          optarg);
       break;
     case 'M':
@@ -267,32 +188,25 @@ static int parse_options(int argc, char **argv, options *o) {
             PROG, "bad --mpi-init-timeout '%s' (want seconds, 0..1e6)", optarg);
       o->init_timeout_given = 1;
       break;
-    case 'r':
-      if (app_parse_long(optarg, 1, MAX_REPEAT, &v) != 0)
-        return app_usage(PROG, "bad --repeat '%s' (want 1..%d)", optarg,
-                         MAX_REPEAT);
-      o->repeat = (int)v;
-      break;
-    case 'j': o->json = 1; break;
     case 'h':
       fputs(usage_text, stdout);
       printf("This build: %s\n", app_mode_mpi_built()
                                      ? "the mpi mode is available"
                                      : "without MPI (no mpi mode)");
       return 0;
-    case ':':
-      return app_usage(PROG, "option '%s' needs a value", argv[optind - 1]);
-    default: return app_usage(PROG, "unknown option '%s'", argv[optind - 1]);
+    default:
+      if ((st = app_opts_parse(PROG, c, argv, &o->app)) >= 0)
+        return st;
     }
   }
   if (optind < argc)
     return app_usage(PROG, "unexpected argument '%s'", argv[optind]);
-  if ((o->partition >= 0 || o->init_timeout_given) && !(o->modes & MPI_BIT))
+  if ((o->partition >= 0 || o->init_timeout_given) && !(o->app.modes & MPI_BIT))
     return app_usage(PROG, "--%s applies to --mode mpi only",
                      o->partition >= 0 ? "partition" : "mpi-init-timeout");
-  if (o->chunk > 0 && o->steps > 0 && o->chunk > o->steps)
+  if (o->app.chunk > 0 && o->steps > 0 && o->app.chunk > o->steps)
     return app_usage(PROG, "--chunk %llu is larger than --steps %llu",
-                     (unsigned long long)o->chunk,
+                     (unsigned long long)o->app.chunk,
                      (unsigned long long)o->steps);
   return -1;
 }
@@ -347,7 +261,8 @@ static void measure(row *r, const options *o, const app_pi_problem *base) {
   app_pi_problem pb = *base;
   pb.kernel = r->kernel;
   app_exec ex;
-  r->rc = app_exec_open(&ex, r->mode, r->workers, r->tpw, o->bind, o->cpuset);
+  r->rc = app_exec_open(&ex, r->mode, r->workers, r->tpw, o->app.bind,
+                        o->app.cpuset);
   if (r->rc != MPK_OK)
     return;
   r->cores = app_exec_cores(&ex);
@@ -365,12 +280,13 @@ static void measure(row *r, const options *o, const app_pi_problem *base) {
   if (r->rc == MPK_OK) {
 #ifdef MPK_WITH_MPI
     if (ex.info->mpi)
-      r->rc = app_mpi_time_runs(run_once, &a, 0, o->repeat, r->times);
+      r->rc = app_mpi_time_runs(run_once, &a, 0, o->app.repeat, r->times);
     else
 #endif
-      r->rc = app_time_runs(run_once, &a, 0, o->repeat, r->times);
+      r->rc = app_time_runs(run_once, &a, 0, o->app.repeat, r->times);
   }
-  if (r->rc == MPK_OK && app_stats_compute(r->times, o->repeat, &r->st) != 0)
+  if (r->rc == MPK_OK &&
+      app_stats_compute(r->times, o->app.repeat, &r->st) != 0)
     r->rc = MPK_ENOMEM;
   r->pi = a.pi;
   r->same_bits = a.same_bits;
@@ -425,9 +341,9 @@ static void print_json(const row *rows, int n, const options *o, uint64_t steps,
   printf(", \"isa\": ");
   app_json_str(stdout, app_pi_simd_isa());
   printf(", \"schedule\": ");
-  app_json_str(stdout, app_sched_name(o->sched));
+  app_json_str(stdout, app_sched_name(o->app.sched));
   printf(", \"chunk\": %llu, \"repeat\": %d, \"seed\": %llu, \"results\": [",
-         (unsigned long long)chunk, o->repeat, (unsigned long long)o->seed);
+         (unsigned long long)chunk, o->app.repeat, (unsigned long long)o->seed);
   int first = 1;
   for (int i = 0; i < n; i++) {
     const row *r = &rows[i];
@@ -459,7 +375,7 @@ static void print_json(const row *rows, int n, const options *o, uint64_t steps,
     app_json_field(stdout, "efficiency", d.efficiency);
     app_json_field(stdout, "vs_omp", d.vs_omp);
     printf(", \"times\": [");
-    for (int k = 0; k < o->repeat; k++) {
+    for (int k = 0; k < o->app.repeat; k++) {
       fputs(k ? ", " : "", stdout);
       app_json_num(stdout, r->times[k]);
     }
@@ -483,19 +399,17 @@ static void print_table(const row *rows, int n, const options *o,
          o->method == APP_METHOD_MIDPOINT ? "midpoint rule" : "Monte Carlo",
          (unsigned long long)steps,
          o->method == APP_METHOD_MIDPOINT ? "steps" : "samples",
-         app_sched_name(o->sched), (unsigned long long)chunk, o->repeat);
+         app_sched_name(o->app.sched), (unsigned long long)chunk,
+         o->app.repeat);
   printf("%-8s %-8s %-8s %-20s %-10s %-10s %-13s %-8s %-10s %s\n", "mode",
          "kernel", "workers", "pi", "abs error", "time [s]", "ns/step/core",
          "speedup", "efficiency", "vs omp");
   for (int i = 0; i < n; i++) {
     const row *r = &rows[i];
     char w[32];
-    if (r->tpw > 1)
-      snprintf(w, sizeof w, "%dx%d", r->workers, r->tpw);
-    else
-      snprintf(w, sizeof w, "%d", r->workers);
     printf("%-8s %-8s %-8s ", app_mode_get(r->mode)->name,
-           kernel_name(o, r->kernel), w);
+           kernel_name(o, r->kernel),
+           app_workers_label(w, sizeof w, r->workers, r->tpw));
     if (r->rc != MPK_OK) {
       printf("failed: %s\n", mpk_strerror(r->rc));
       continue;
@@ -544,15 +458,10 @@ static row new_row(app_mode m, app_pi_kernel k, int w, int t) {
 int main(int argc, char **argv) {
   options o = {0};
   app_modes_enable_mpi(); /* mpk-pi is the one app with the mpi mode */
-  o.modes = ~MPI_BIT;
-  o.all = 1;
+  app_opts_init(&o.app, MAX_STEPS);
   o.kernel = APP_PI_SIMD;
-  o.tpw = 0;
-  o.sched = MPK_SCHED_STATIC;
-  o.bind = MPK_BIND_COMPACT;
   o.method = APP_METHOD_MIDPOINT;
   o.seed = 1;
-  o.repeat = 3;
   o.partition = -1;
   o.init_timeout = 120;
   int st = parse_options(argc, argv, &o);
@@ -562,45 +471,30 @@ int main(int argc, char **argv) {
   uint64_t steps =
       o.steps ? o.steps
               : (o.method == APP_METHOD_MIDPOINT ? 100000000u : 10000000u);
-  uint64_t chunk = o.chunk ? o.chunk : app_pi_default_chunk(steps);
+  uint64_t chunk = o.app.chunk ? o.app.chunk : app_pi_default_chunk(steps);
   if (chunk > steps)
     return app_usage(PROG, "--chunk %llu is larger than the %llu steps",
                      (unsigned long long)chunk, (unsigned long long)steps);
-  int cores = mpk_core_count();
-  if (cores < 1)
-    cores = mpk_cpu_count();
-  int workers = o.workers ? o.workers : cores;
-  int tpw = o.tpw ? o.tpw : 2;
-
+  app_plan plan[APP_MODE_COUNT];
+  int np = app_plan_modes(&o.app, plan);
   row rows[MAX_ROWS];
   int n = 0;
-  for (int m = 0; m < APP_MODE_COUNT; m++) {
-    const app_mode_info *info = app_mode_get((app_mode)m);
-    if (info == NULL || !(o.modes & (1u << m)))
-      continue;
-    int w = info->kind == APP_KIND_SERIAL ? 1
-            : info->mpi                   ? o.workers /* 0: the rank's cores */
-                                          : workers,
-        t = 1;
-    if (info->hybrid) {
-      if (o.all && workers < tpw)
-        continue; /* no room for a team here: all skips hybrid */
-      t = tpw;
-      w = workers / tpw > 0 ? workers / tpw : 1;
-    }
+  for (int k = 0; k < np; k++) {
+    const app_plan *p = &plan[k];
     /* With all and the simd kernel, the naive serial and OpenMP loops are
        measured too: they are the baselines the simd kernel is judged by. */
-    if (o.all && o.method == APP_METHOD_MIDPOINT && o.kernel != APP_PI_NAIVE &&
-        info->kind != APP_KIND_POOL)
-      rows[n++] = new_row((app_mode)m, APP_PI_NAIVE, w, t);
-    rows[n++] = new_row((app_mode)m, o.kernel, w, t);
+    if (o.app.all && o.method == APP_METHOD_MIDPOINT &&
+        o.kernel != APP_PI_NAIVE &&
+        app_mode_get(p->mode)->kind != APP_KIND_POOL)
+      rows[n++] = new_row(p->mode, APP_PI_NAIVE, p->workers, p->tpw);
+    rows[n++] = new_row(p->mode, o.kernel, p->workers, p->tpw);
   }
   if (n == 0)
     return app_usage(PROG, "no mode to run");
 
   /* The mpi mode runs alone (parse_options): MPI starts only for it, once
      every argument is known good, so all ranks get here or none does. */
-  const int mpi = (o.modes & MPI_BIT) != 0;
+  const int mpi = (o.app.modes & MPI_BIT) != 0;
   int rank = 0;
 #ifdef MPK_WITH_MPI
   if (mpi) {
@@ -622,9 +516,9 @@ int main(int argc, char **argv) {
     ctl.seed = o.seed;
     ctl.method = (int32_t)o.method;
     ctl.kernel = (int32_t)o.kernel;
-    ctl.sched = (int32_t)o.sched;
+    ctl.sched = (int32_t)o.app.sched;
     ctl.partition = o.partition;
-    ctl.repeat = o.repeat;
+    ctl.repeat = o.app.repeat;
     if (app_mpi_same(&ctl, sizeof ctl) != 1) {
       if (rank == 0)
         fprintf(stderr, PROG ": the ranks were started with different "
@@ -637,8 +531,8 @@ int main(int argc, char **argv) {
   }
 #endif
 
-  app_pi_problem pb = {o.method, o.kernel,      (size_t)steps,
-                       o.sched,  (size_t)chunk, o.seed};
+  app_pi_problem pb = {o.method,    o.kernel,      (size_t)steps,
+                       o.app.sched, (size_t)chunk, o.seed};
   int failed = 0;
   for (int i = 0; i < n; i++) {
     measure(&rows[i], &o, &pb);
@@ -650,7 +544,7 @@ int main(int argc, char **argv) {
     }
   }
   if (rank == 0) {
-    if (o.json)
+    if (o.app.json)
       print_json(rows, n, &o, steps, chunk);
     else
       print_table(rows, n, &o, steps, chunk);

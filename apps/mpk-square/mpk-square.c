@@ -24,7 +24,6 @@
 
 #define PROG "mpk-square"
 #define MAX_N ((uint64_t)1 << 36)
-#define MAX_REPEAT 1000
 
 static const char usage_text[] =
     "usage: mpk-square [options] VALUE...\n"
@@ -60,45 +59,26 @@ static const char usage_text[] =
     "usage.\n";
 
 typedef struct {
-  uint64_t n; /* 0: values mode */
+  app_opts app; /* --mode, --workers, ..., --repeat, --json */
+  uint64_t n;   /* 0: values mode */
   app_sq_type type;
-  unsigned modes;
-  int modes_given, all;
   app_sq_api api;
   int api_given;
-  int workers, tpw;
-  mpk_sched sched;
-  mpk_bind_policy bind;
-  const char *cpuset;
-  int repeat, json;
 } options;
 
 static int parse_options(int argc, char **argv, options *o) {
   static const struct option longopts[] = {
+      APP_OPTS_LONG,
       {"n", required_argument, NULL, 'n'},
       {"type", required_argument, NULL, 'T'},
-      {"mode", required_argument, NULL, 'm'},
       {"api", required_argument, NULL, 'a'},
-      {"workers", required_argument, NULL, 'w'},
-      {"threads-per-worker", required_argument, NULL, 't'},
-      {"schedule", required_argument, NULL, 's'},
-      {"chunk", required_argument, NULL, 'c'},
-      {"bind", required_argument, NULL, 'b'},
-      {"repeat", required_argument, NULL, 'r'},
-      {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  int count;
-  const char *const *names = app_mode_names(&count);
-  const char *bad = NULL;
-  char list[128];
-  long v;
-  uint64_t u;
   opterr = 0;
-  int c;
+  int c, st;
   /* Options may come before or after the VALUEs (getopt permutes them);
      negative VALUEs go after "--" (mpk-square -- -3 4). */
-  while ((c = getopt_long(argc, argv, ":n:T:m:a:w:t:s:c:b:r:jh", longopts,
+  while ((c = getopt_long(argc, argv, ":n:T:a:h" APP_OPTS_SHORT, longopts,
                           NULL)) != -1) {
     switch (c) {
     case 'n':
@@ -114,13 +94,6 @@ static int parse_options(int argc, char **argv, options *o) {
       else
         return app_usage(PROG, "bad --type '%s' (want long or double)", optarg);
       break;
-    case 'm':
-      if (app_parse_names(optarg, names, count, &o->modes, &bad) != 0)
-        return app_usage(PROG, "unknown mode '%s' in --mode (want %s or all)",
-                         bad, app_mode_list(list, sizeof list));
-      o->modes_given = 1;
-      o->all = strcmp(optarg, "all") == 0;
-      break;
     case 'a':
       if (strcmp(optarg, "range") == 0)
         o->api = APP_SQ_RANGE;
@@ -130,48 +103,10 @@ static int parse_options(int argc, char **argv, options *o) {
         return app_usage(PROG, "bad --api '%s' (want range or map)", optarg);
       o->api_given = 1;
       break;
-    case 'w':
-      if (app_parse_long(optarg, 1, MPK_POOL_MAX_WORKERS, &v) != 0)
-        return app_usage(PROG, "bad --workers '%s' (want 1..%d)", optarg,
-                         MPK_POOL_MAX_WORKERS);
-      o->workers = (int)v;
-      break;
-    case 't':
-      if (app_parse_long(optarg, 2, 256, &v) != 0)
-        return app_usage(PROG, "bad --threads-per-worker '%s' (want 2..256)",
-                         optarg);
-      o->tpw = (int)v;
-      break;
-    case 's':
-      if (app_parse_sched(optarg, &o->sched.kind) != 0)
-        return app_usage(PROG,
-                         "bad --schedule '%s' (want static, cyclic, dynamic "
-                         "or guided)",
-                         optarg);
-      break;
-    case 'c':
-      if (app_parse_count(optarg, 1, MAX_N, &u) != 0)
-        return app_usage(PROG, "bad --chunk '%s' (want >= 1)", optarg);
-      o->sched.chunk = (size_t)u;
-      break;
-    case 'b':
-      if (app_parse_bind(optarg, &o->bind, &o->cpuset) != 0)
-        return app_usage(PROG,
-                         "bad --bind '%s' (want compact, scatter, none or a "
-                         "cpuset list of allowed PUs)",
-                         optarg);
-      break;
-    case 'r':
-      if (app_parse_long(optarg, 1, MAX_REPEAT, &v) != 0)
-        return app_usage(PROG, "bad --repeat '%s' (want 1..%d)", optarg,
-                         MAX_REPEAT);
-      o->repeat = (int)v;
-      break;
-    case 'j': o->json = 1; break;
     case 'h': fputs(usage_text, stdout); return 0;
-    case ':':
-      return app_usage(PROG, "option '%s' needs a value", argv[optind - 1]);
-    default: return app_usage(PROG, "unknown option '%s'", argv[optind - 1]);
+    default:
+      if ((st = app_opts_parse(PROG, c, argv, &o->app)) >= 0)
+        return st;
     }
   }
   if (o->n > 0 && optind < argc)
@@ -184,32 +119,9 @@ static int parse_options(int argc, char **argv, options *o) {
   return -1;
 }
 
-/* Modes selected, in table order, with their worker layout. */
-typedef struct {
-  app_mode mode;
-  int workers, tpw;
-} mode_plan;
-
-static int plan_modes(const options *o, mode_plan *plan) {
-  int cores = mpk_core_count();
-  if (cores < 1)
-    cores = mpk_cpu_count();
-  int workers = o->workers ? o->workers : cores;
-  int tpw = o->tpw ? o->tpw : 2, k = 0;
-  for (int m = 0; m < APP_MODE_COUNT; m++) {
-    const app_mode_info *info = app_mode_get((app_mode)m);
-    if (info == NULL || !(o->modes & (1u << m)))
-      continue;
-    int w = info->kind == APP_KIND_SERIAL ? 1 : workers, t = 1;
-    if (info->hybrid) {
-      if (o->all && workers < tpw)
-        continue;
-      t = tpw;
-      w = workers / tpw > 0 ? workers / tpw : 1;
-    }
-    plan[k++] = (mode_plan){(app_mode)m, w, t};
-  }
-  return k;
+/* The pool schedule of --schedule and --chunk (0: automatic). */
+static mpk_sched pool_sched(const options *o) {
+  return (mpk_sched){.kind = o->app.sched, .chunk = (size_t)o->app.chunk};
 }
 
 /* ------------------------------------------------------------------------ */
@@ -264,14 +176,14 @@ static int run_values(const options *o, int nvals, char **vals) {
       ((double *)in)[i] = v;
     }
   }
-  mode_plan plan[APP_MODE_COUNT];
-  int np = plan_modes(o, plan);
-  app_square_problem pb = {o->type, o->api, n, in, out, o->sched};
+  app_plan plan[APP_MODE_COUNT];
+  int np = app_plan_modes(&o->app, plan);
+  app_square_problem pb = {o->type, o->api, n, in, out, pool_sched(o)};
   for (int k = 0; k < np; k++) {
     app_exec ex;
     memset(out, 0, n * 8);
     int rc = app_exec_open(&ex, plan[k].mode, plan[k].workers, plan[k].tpw,
-                           o->bind, o->cpuset);
+                           o->app.bind, o->app.cpuset);
     if (rc == MPK_OK) {
       rc = app_square_run(&ex, &pb);
       app_exec_close(&ex);
@@ -292,7 +204,7 @@ static int run_values(const options *o, int nvals, char **vals) {
       goto done;
     }
   }
-  if (o->json) {
+  if (o->app.json) {
     printf("{\"type\": \"%s\", \"input\": ",
            o->type == APP_SQ_LONG ? "long" : "double");
     print_list(o, in, n);
@@ -314,7 +226,7 @@ done:
 /* --n N : throughput                                                        */
 
 typedef struct {
-  mode_plan p;
+  app_plan p;
   int rc, verified, cores;
   size_t bad_index;
   app_stats st;
@@ -346,23 +258,23 @@ static void verify(const options *o, const app_square_problem *pb, run_arg *a) {
 static void measure(row *r, const options *o, const app_square_problem *pb) {
   app_exec ex;
   r->verified = 1;
-  r->rc =
-      app_exec_open(&ex, r->p.mode, r->p.workers, r->p.tpw, o->bind, o->cpuset);
+  r->rc = app_exec_open(&ex, r->p.mode, r->p.workers, r->p.tpw, o->app.bind,
+                        o->app.cpuset);
   if (r->rc != MPK_OK)
     return;
   r->cores = app_exec_cores(&ex);
   run_arg a = {&ex, pb, 1, 0};
-  double times[MAX_REPEAT];
+  double times[APP_MAX_REPEAT];
   /* Warm-up at full size: workers fault the shared pages into their own page
      tables once; later runs measure the steady state. */
   r->rc = run_once(&a);
-  for (int i = 0; r->rc == MPK_OK && i < o->repeat; i++) {
+  for (int i = 0; r->rc == MPK_OK && i < o->app.repeat; i++) {
     memset(pb->out, 0xff, pb->n * 8); /* -1 / NaN: a skipped element shows */
     r->rc = app_time_runs(run_once, &a, 0, 1, &times[i]);
     if (r->rc == MPK_OK)
       verify(o, pb, &a);
   }
-  if (r->rc == MPK_OK && app_stats_compute(times, o->repeat, &r->st) != 0)
+  if (r->rc == MPK_OK && app_stats_compute(times, o->app.repeat, &r->st) != 0)
     r->rc = MPK_ENOMEM;
   r->verified = a.verified;
   r->bad_index = a.bad_index;
@@ -401,10 +313,10 @@ static derived derive(const row *rows, int nrows, int i, uint64_t n) {
 static void print_results(const options *o, const row *rows, int nrows) {
   const char *type = o->type == APP_SQ_LONG ? "long" : "double";
   const char *api = o->api == APP_SQ_RANGE ? "range" : "map";
-  if (o->json) {
+  if (o->app.json) {
     printf("{\"n\": %llu, \"type\": \"%s\", \"api\": \"%s\", "
            "\"bytes_per_element\": 16, \"repeat\": %d, \"results\": [",
-           (unsigned long long)o->n, type, api, o->repeat);
+           (unsigned long long)o->n, type, api, o->app.repeat);
     int first = 1;
     for (int i = 0; i < nrows; i++) {
       const row *r = &rows[i];
@@ -432,18 +344,15 @@ static void print_results(const options *o, const row *rows, int nrows) {
   printf("mpk-square: %llu %ss (%.1f MiB in + out), api %s, schedule %s, "
          "median of %d\n",
          (unsigned long long)o->n, type, (double)o->n * 16 / 1048576.0, api,
-         app_sched_name(o->sched.kind), o->repeat);
+         app_sched_name(o->app.sched), o->app.repeat);
   printf("%-8s %-8s %-10s %-12s %-8s %-8s %-10s %-8s %s\n", "mode", "workers",
          "time [s]", "elements/s", "GB/s", "speedup", "efficiency", "vs omp",
          "check");
   for (int i = 0; i < nrows; i++) {
     const row *r = &rows[i];
     char w[32];
-    if (r->p.tpw > 1)
-      snprintf(w, sizeof w, "%dx%d", r->p.workers, r->p.tpw);
-    else
-      snprintf(w, sizeof w, "%d", r->p.workers);
-    printf("%-8s %-8s ", app_mode_get(r->p.mode)->name, w);
+    printf("%-8s %-8s ", app_mode_get(r->p.mode)->name,
+           app_workers_label(w, sizeof w, r->p.workers, r->p.tpw));
     if (r->rc != MPK_OK) {
       printf("failed: %s\n", mpk_strerror(r->rc));
       continue;
@@ -484,10 +393,10 @@ static int run_throughput(const options *o) {
   else
     for (size_t i = 0; i < n; i++)
       ((double *)in)[i] = (double)i;
-  mode_plan plan[APP_MODE_COUNT];
-  int np = plan_modes(o, plan);
+  app_plan plan[APP_MODE_COUNT];
+  int np = app_plan_modes(&o->app, plan);
   row rows[APP_MODE_COUNT];
-  app_square_problem pb = {o->type, o->api, n, in, out, o->sched};
+  app_square_problem pb = {o->type, o->api, n, in, out, pool_sched(o)};
   for (int k = 0; k < np; k++) {
     memset(&rows[k], 0, sizeof rows[k]);
     rows[k].p = plan[k];
@@ -511,16 +420,14 @@ static int run_throughput(const options *o) {
 int main(int argc, char **argv) {
   options o;
   memset(&o, 0, sizeof o);
+  app_opts_init(&o.app, MAX_N);
   o.type = APP_SQ_LONG;
-  o.sched.kind = MPK_SCHED_STATIC;
-  o.bind = MPK_BIND_COMPACT;
-  o.repeat = 3;
   int st = parse_options(argc, argv, &o);
   if (st >= 0)
     return st;
-  if (!o.modes_given) {
-    o.modes = o.n > 0 ? ~0u : 1u << APP_MODE_POOL;
-    o.all = o.n > 0;
+  if (!o.app.modes_given) {
+    o.app.modes = o.n > 0 ? ~0u : 1u << APP_MODE_POOL;
+    o.app.all = o.n > 0;
   }
   if (!o.api_given)
     o.api = o.n > 0 ? APP_SQ_RANGE : APP_SQ_MAP;

@@ -344,9 +344,7 @@ static int parse_options(int argc, char **argv, options *o) {
                  ? "MPI points available (--ranks), mpk-pi has --mode mpi"
                  : "without MPI (--ranks unavailable)");
       return 0;
-    case ':':
-      return app_usage(PROG, "option '%s' needs a value", argv[optind - 1]);
-    default: return app_usage(PROG, "unknown option '%s'", argv[optind - 1]);
+    default: return app_usage_getopt(PROG, c, argv);
     }
   }
   if (optind < argc)
