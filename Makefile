@@ -16,11 +16,18 @@ build: deps
 
 # The main demo: the machine and its binding plan, pi by the midpoint rule in
 # every mode (serial, OpenMP, process pool, thread pool, hybrid) with speedups
-# measured in the same run, and the seed's square map in input order.
+# measured in the same run, the seed's square map in input order, and (when
+# built with MPI) the same pi over 2 MPI ranks, one pool per rank.
 run: build
 	./build/default/apps/mpk-topo/mpk-topo --workers $(JOBS)
 	./build/default/apps/mpk-pi/mpk-pi --mode all --steps 2e8 --repeat 3
 	./build/default/apps/mpk-square/mpk-square 2 4 6 8 3 5 7 9
+	@if ./build/default/bench/scaling/mpk-scale --help 2>/dev/null | \
+	    grep -q '^This build: MPI points available'; then \
+	  echo "scripts/mpirun-local -np 2 mpk-pi --mode mpi --steps 2e8 --repeat 3"; \
+	  scripts/mpirun-local -np 2 ./build/default/apps/mpk-pi/mpk-pi --mode mpi \
+	    --steps 2e8 --repeat 3; \
+	fi
 
 test: build
 	ctest --preset default -j $(JOBS) $(CTEST_ARGS)
