@@ -252,15 +252,22 @@ static void run_for(call *c, uint64_t k0, uint64_t k1, uint64_t lo, uint64_t hi,
     local_failed(c, rc, lo, o);
 }
 
+/* A run whose data settle spreads: the local call's failure (elements
+   from lo), or the run [a, b) of what it wrote. */
+static void keep_run(call *c, int rc, uint64_t lo, uint64_t a, uint64_t b,
+                     mpk__mpi_out *o) {
+  if (rc != MPK_OK)
+    local_failed(c, rc, lo, o);
+  else if ((rc = mpk__mpi_add_run(o, a, b)) != MPK_OK)
+    mpk__mpi_fail(o, rc, UINT64_MAX, 0, 0);
+}
+
 static void run_partials(call *c, uint64_t k0, uint64_t k1, uint64_t lo,
                          uint64_t hi, mpk__mpi_out *o) {
   c->w->base = lo;
   int rc = mpk__for_local(c->p, hi - lo, c->w->id_off ? partials_g : partials_d,
                           c->w, c->wsize, c->s);
-  if (rc != MPK_OK)
-    local_failed(c, rc, lo, o);
-  else if ((rc = mpk__mpi_add_run(o, k0, k1)) != MPK_OK)
-    mpk__mpi_fail(o, rc, UINT64_MAX, 0, 0);
+  keep_run(c, rc, lo, k0, k1, o); /* partials: one per chunk */
 }
 
 static void run_fast_d(call *c, uint64_t k0, uint64_t k1, uint64_t lo,
@@ -303,10 +310,7 @@ static void run_map(call *c, uint64_t k0, uint64_t k1, uint64_t lo, uint64_t hi,
   int rc = mpk__map_local(c->p, c->map, c->in + lo * c->in_size, c->in_size,
                           c->out + lo * c->out_size, c->out_size, hi - lo,
                           c->ctx, c->ctx_size, c->s);
-  if (rc != MPK_OK)
-    local_failed(c, rc, lo, o);
-  else if ((rc = mpk__mpi_add_run(o, lo, hi)) != MPK_OK)
-    mpk__mpi_fail(o, rc, UINT64_MAX, 0, 0);
+  keep_run(c, rc, lo, lo, hi, o); /* results: one per element */
 }
 
 /* ---- the calls -------------------------------------------------------- */
