@@ -74,17 +74,18 @@ static long parse_int(const char *s, long lo, long hi) {
   return v;
 }
 
-/* Worker i's plan as a malloc'd string (grown until it fits), or NULL with
- *rc set. */
-static char *plan_string(int n, int k, mpk_bind_policy p, const char *list,
-                         int i, int *over, int *rc) {
+/* A string that fill() writes into a buffer of cap bytes (MPK_EMSGSIZE:
+   too small), as a malloc'd string grown until it fits; NULL with *rc set
+   when fill fails otherwise or memory runs out. */
+static char *grown_string(int (*fill)(char *buf, size_t cap, void *arg),
+                          void *arg, int *rc) {
   for (size_t cap = 64; cap <= ((size_t)1 << 24); cap *= 2) {
     char *buf = malloc(cap);
     if (buf == NULL) {
       *rc = MPK_ENOMEM;
       return NULL;
     }
-    *rc = mpk_topo_plan_ex(n, k, p, list, i, buf, cap, over);
+    *rc = fill(buf, cap, arg);
     if (*rc == MPK_OK)
       return buf;
     free(buf);
@@ -94,21 +95,32 @@ static char *plan_string(int n, int k, mpk_bind_policy p, const char *list,
   return NULL;
 }
 
+typedef struct {
+  int n, k, i;
+  mpk_bind_policy p;
+  const char *list;
+  int *over;
+} plan_args;
+
+static int fill_plan(char *buf, size_t cap, void *arg) {
+  const plan_args *a = arg;
+  return mpk_topo_plan_ex(a->n, a->k, a->p, a->list, a->i, buf, cap, a->over);
+}
+
+static int fill_allowed(char *buf, size_t cap, void *arg) {
+  (void)arg;
+  return mpk_topo_allowed(buf, cap);
+}
+
+/* Worker i's plan as a malloc'd string, or NULL with *rc set. */
+static char *plan_string(int n, int k, mpk_bind_policy p, const char *list,
+                         int i, int *over, int *rc) {
+  plan_args a = {n, k, i, p, list, over};
+  return grown_string(fill_plan, &a, rc);
+}
+
 static char *allowed_string(int *rc) {
-  for (size_t cap = 64; cap <= ((size_t)1 << 24); cap *= 2) {
-    char *buf = malloc(cap);
-    if (buf == NULL) {
-      *rc = MPK_ENOMEM;
-      return NULL;
-    }
-    *rc = mpk_topo_allowed(buf, cap);
-    if (*rc == MPK_OK)
-      return buf;
-    free(buf);
-    if (*rc != MPK_EMSGSIZE)
-      return NULL;
-  }
-  return NULL;
+  return grown_string(fill_allowed, NULL, rc);
 }
 
 static void json_string(const char *s) {
