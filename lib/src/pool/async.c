@@ -162,6 +162,20 @@ static int async_begin(mpk_pool_t *p, mpk_done_fn done, void *user,
   return MPK_OK;
 }
 
+/* After the prepare step (rc): submit h with the fill's args, or drop it. */
+static int submit_prepared(mpk_pool_t *p, mpk_async_t *h, int rc,
+                           int (*fill)(mpk__call *, mpk__job *, void *),
+                           void *args, mpk_async_t **a) {
+  if (rc != MPK_OK) {
+    free(h);
+    return rc;
+  }
+  h->call.async = h;
+  rc = submit_async(p, h, fill, args, a);
+  free(args);
+  return rc;
+}
+
 int mpk_pool_map_async(mpk_pool_t *p, mpk_map_fn fn, const void *in,
                        size_t in_size, void *out, size_t out_size, size_t n,
                        const void *ctx, size_t ctx_size, mpk_sched s,
@@ -173,14 +187,7 @@ int mpk_pool_map_async(mpk_pool_t *p, mpk_map_fn fn, const void *in,
   void *args = NULL;
   rc = mpk__map_prepare(&h->call, &args, p, fn, in, in_size, out, out_size, n,
                         ctx, ctx_size, s);
-  if (rc != MPK_OK) {
-    free(h);
-    return rc;
-  }
-  h->call.async = h;
-  rc = submit_async(p, h, mpk__fill_map, args, a);
-  free(args);
-  return rc;
+  return submit_prepared(p, h, rc, mpk__fill_map, args, a);
 }
 
 int mpk_pool_apply_async(mpk_pool_t *p, mpk_task_fn fn, const void *arg,
@@ -193,14 +200,7 @@ int mpk_pool_apply_async(mpk_pool_t *p, mpk_task_fn fn, const void *arg,
   void *args = NULL;
   rc = mpk__apply_prepare(&h->call, &args, p, fn, arg, arg_size, result,
                           result_size);
-  if (rc != MPK_OK) {
-    free(h);
-    return rc;
-  }
-  h->call.async = h;
-  rc = submit_async(p, h, mpk__fill_apply, args, a);
-  free(args);
-  return rc;
+  return submit_prepared(p, h, rc, mpk__fill_apply, args, a);
 }
 
 int mpk_async_wait(mpk_async_t *a, double timeout) {
