@@ -53,6 +53,13 @@
  *                         more than one thread at pool creation (an MPI
  *                         library, another pool, the caller's own threads),
  *                         else FORK.
+ * With FORK, replacements of dead or recycled workers are forked from the
+ * parent as it is then, possibly multithreaded. glibc's malloc is safe in
+ * such a child; the allocator of GCC 12's AddressSanitizer is not (a lock
+ * held by another thread at the fork stays held in the child, whose first
+ * malloc then waits forever: seen once in 25 runs of pool.stress under
+ * load). Programs that start threads after creating a pool and replace
+ * workers should use MPK_START_FORKSERVER when built with ASan.
  * In every worker the worker loop runs on a fresh thread created after the
  * fork, so OpenMP regions inside kernels work even when the parent ran
  * OpenMP before the pool was created (GNU libgomp would otherwise hang).
