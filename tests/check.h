@@ -80,8 +80,8 @@ static const char *check__current = "?";
   do {                                                                         \
     double check__a = (a), check__b = (b);                                     \
     if (!(fabs(check__a - check__b) <= (tol)))                                 \
-      CHECK__FAIL("%s ~ %s failed: %.17g vs %.17g (tol %g)", #a, #b,           \
-                  check__a, check__b, (double)(tol));                          \
+      CHECK__FAIL("%s ~ %s failed: %.17g vs %.17g (tol %g)", #a, #b, check__a, \
+                  check__b, (double)(tol));                                    \
   } while (0)
 
 /* An mpk call that must return `code` (MPK_OK, MPK_EINVAL, ...). */
@@ -180,9 +180,8 @@ static inline int check_wait(pid_t pid, double timeout) {
 /* Wait for pid and require a normal exit with code 0. */
 static inline void check_wait_ok(pid_t pid, double timeout) {
   int st = check_wait(pid, timeout);
-  CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-            "child %d failed: %s %d", (int)pid,
-            WIFEXITED(st) ? "exit" : "signal",
+  CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d failed: %s %d",
+            (int)pid, WIFEXITED(st) ? "exit" : "signal",
             WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 

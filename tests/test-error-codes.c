@@ -14,7 +14,7 @@ static void test_values_mirror_errno(void) {
 }
 
 static void test_own_codes_below_minus_1000(void) {
-  int own[] = {MPK_EEMPTY, MPK_EFULL,  MPK_EEOF,    MPK_ECLOSED, MPK_EBROKEN,
+  int own[] = {MPK_EEMPTY, MPK_EFULL,   MPK_EEOF,   MPK_ECLOSED, MPK_EBROKEN,
                MPK_ETASK,  MPK_EWORKER, MPK_ESTATE, MPK_ENOTSUP};
   for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
     CHECK(own[i] <= -1001);
@@ -32,8 +32,9 @@ static void test_strerror(void) {
   CHECK_STR(mpk_strerror(-424242), "unknown error");
   CHECK_STR(mpk_strerror(5), "unknown error");
   /* every code has its own message */
-  int codes[] = {MPK_EINVAL, MPK_ENOMEM, MPK_ETIMEDOUT, MPK_EEMPTY, MPK_EFULL,
-                 MPK_EEOF,   MPK_ECLOSED, MPK_ETASK,    MPK_EWORKER, MPK_ESTATE};
+  int codes[] = {MPK_EINVAL,  MPK_ENOMEM, MPK_ETIMEDOUT, MPK_EEMPTY,
+                 MPK_EFULL,   MPK_EEOF,   MPK_ECLOSED,   MPK_ETASK,
+                 MPK_EWORKER, MPK_ESTATE};
   for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
     for (size_t j = 0; j < i; j++)
       CHECK(strcmp(mpk_strerror(codes[i]), mpk_strerror(codes[j])) != 0);

@@ -4,23 +4,19 @@
 const char *mpk_strerror(int code) {
   switch (code) {
 #define X(name, value, msg)                                                    \
-  case (value):                                                                \
-    return msg;
+  case (value): return msg;
     MPK_ERRNO_MAP(X)
 #undef X
-  default:
-    return "unknown error";
+  default: return "unknown error";
   }
 }
 
 const char *mpk_err_name(int code) {
   switch (code) {
 #define X(name, value, msg)                                                    \
-  case (value):                                                                \
-    return "MPK_" #name;
+  case (value): return "MPK_" #name;
     MPK_ERRNO_MAP(X)
 #undef X
-  default:
-    return "MPK_UNKNOWN";
+  default: return "MPK_UNKNOWN";
   }
 }

@@ -21,7 +21,7 @@ MPK_BEGIN_DECLS
   X(EINVAL, -EINVAL, "invalid argument")                                       \
   X(ENOMEM, -ENOMEM, "out of memory")                                          \
   X(ETIMEDOUT, -ETIMEDOUT, "timed out")                                        \
-  X(EPERM, -EPERM, "operation not permitted (not the owner)")                 \
+  X(EPERM, -EPERM, "operation not permitted (not the owner)")                  \
   X(EMSGSIZE, -EMSGSIZE, "message too large for the buffer or channel")        \
   X(EOVERFLOW, -EOVERFLOW, "released more times than acquired")                \
   X(EOWNERDEAD, -EOWNERDEAD, "acquired; the previous owner died holding it")   \
@@ -37,7 +37,7 @@ MPK_BEGIN_DECLS
   X(EBROKEN, -1005, "barrier is broken")                                       \
   X(ETASK, -1006, "a task returned non-zero")                                  \
   X(EWORKER, -1007, "a worker died while running a task")                      \
-  X(ESTATE, -1008, "call not valid in the object's current state")            \
+  X(ESTATE, -1008, "call not valid in the object's current state")             \
   X(ENOTSUP, -1009, "not supported")
 
 #define MPK__ERR_ENUM(name, value, msg) MPK_##name = (value),

@@ -9,14 +9,18 @@
 
 #include <stddef.h>
 
-typedef enum { MPK__WAIT_DEFAULT, MPK__WAIT_ACTIVE, MPK__WAIT_PASSIVE } mpk__wait_policy;
+typedef enum {
+  MPK__WAIT_DEFAULT,
+  MPK__WAIT_ACTIVE,
+  MPK__WAIT_PASSIVE
+} mpk__wait_policy;
 
 typedef struct {
-  size_t shm_size;          /* MPK_SHM_SIZE: bytes reserved for the shared heap
-                               ("64G", "512M", "1073741824"); 0 = default */
-  mpk__wait_policy wait;    /* MPK_WAIT_POLICY=active|passive (else
-                               OMP_WAIT_POLICY) */
-  double spin_us;           /* MPK_SPIN_US: spin before sleeping; < 0 unset */
+  size_t shm_size;       /* MPK_SHM_SIZE: bytes reserved for the shared heap
+                            ("64G", "512M", "1073741824"); 0 = default */
+  mpk__wait_policy wait; /* MPK_WAIT_POLICY=active|passive (else
+                            OMP_WAIT_POLICY) */
+  double spin_us;        /* MPK_SPIN_US: spin before sleeping; < 0 unset */
 } mpk__config;
 
 /* The process's configuration. MT-safe (pthread_once). */
