@@ -161,7 +161,8 @@ static int fill_reduce(mpk__call *c, mpk__job *j, void *arg) {
   return MPK_OK;
 }
 
-/* Shared by both reductions: plan, accumulators, ctx; then run. */
+/* Shared by both reductions: plan, accumulators, ctx; then run (n = 0:
+   the identity, after the same checks). */
 static int run_reduce(mpk_pool_t *p, mpk__call *c, red_args *a, size_t n,
                       mpk_sched s, int flags) {
   bool fast = flags & MPK_REDUCE_FAST;
@@ -171,6 +172,13 @@ static int run_reduce(mpk_pool_t *p, mpk__call *c, red_args *a, size_t n,
   if (atomic_load(&p->state) != MPK__P_OPEN)
     return MPK_ESTATE;
   size_t es = a->kind == MPK__JOB_REDUCE_D ? sizeof(double) : c->elem_size;
+  if (n == 0) { /* nothing to run: the identity */
+    if (a->kind == MPK__JOB_REDUCE_D)
+      *c->dresult = mpk__identity_double(a->op);
+    else
+      memmove(c->gresult, c->identity, es);
+    return MPK_OK;
+  }
   size_t count, stride;
   if (fast) {
     count = p->W;
@@ -232,15 +240,6 @@ int mpk__reduce_d_local(mpk_pool_t *p, size_t n, mpk_sum_fn fn, const void *ctx,
     a.jflags |= MPK__JF_FAST;
   if ((flags & MPK_REDUCE_FAST) && (flags & MPK_REDUCE_NEUMAIER))
     a.jflags |= MPK__JF_NEUMAIER;
-  if (n == 0) {
-    mpk__plan pl;
-    if (mpk__plan_make(&pl, s, 0, p->W, MPK__USE_REDUCE) != MPK_OK)
-      return MPK_EINVAL;
-    if (atomic_load(&p->state) != MPK__P_OPEN)
-      return MPK_ESTATE;
-    *result = mpk__identity_double(op);
-    return MPK_OK;
-  }
   return run_reduce(p, &c, &a, n, s, flags);
 }
 
@@ -267,14 +266,5 @@ int mpk__reduce_g_local(mpk_pool_t *p, size_t n, mpk__red_kernel kernel,
                 .ctx_size = ctx_size};
   if (flags & MPK_REDUCE_FAST)
     a.jflags |= MPK__JF_FAST;
-  if (n == 0) {
-    mpk__plan pl;
-    if (mpk__plan_make(&pl, s, 0, p->W, MPK__USE_REDUCE) != MPK_OK)
-      return MPK_EINVAL;
-    if (atomic_load(&p->state) != MPK__P_OPEN)
-      return MPK_ESTATE;
-    memmove(result, identity, elem_size);
-    return MPK_OK;
-  }
   return run_reduce(p, &c, &a, n, s, flags);
 }
