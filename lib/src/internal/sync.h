@@ -19,6 +19,7 @@
 #include "internal/futex.h"
 #include "internal/robust.h"
 #include "internal/spin.h"
+#include "mpk/shm.h"
 #include "mpk/sync.h"
 
 /* Magic words: the first 4 bytes of each object. A freed object gets
@@ -70,6 +71,22 @@ struct mpk_rlock {
 };
 _Static_assert(sizeof(struct mpk_rlock) == 64, "an RLock is one cache line");
 _Static_assert(alignof(struct mpk_rlock) == 64, "RLock alignment");
+
+/* A zeroed cache line in the shared heap with an initialised mpk__rmutex at
+   offset r_off: the body of a new Lock or RLock (the caller sets its
+   magic). MPK_OK, MPK_ENOMEM, or the init's MPK_ENOSYS. */
+static inline int mpk__rmutex_line_new(size_t size, size_t r_off, void **out) {
+  char *b = mpk_shm_calloc(1, size);
+  if (b == NULL)
+    return MPK_ENOMEM;
+  int r = mpk__rmutex_init((mpk__rmutex *)(void *)(b + r_off));
+  if (r != MPK_OK) {
+    mpk_shm_free(b);
+    return r;
+  }
+  *out = b;
+  return MPK_OK;
+}
 
 /* ---- waiting: the spin policy is internal/spin.h -------------------- */
 

@@ -6,16 +6,11 @@
 int mpk_lock_new(mpk_lock_t **out) {
   if (out == NULL)
     return MPK_EINVAL;
-  mpk_lock_t *l = mpk_shm_alloc(sizeof *l);
-  if (l == NULL)
-    return MPK_ENOMEM;
-  int r = mpk__rmutex_init(&l->r);
-  if (r != MPK_OK) {
-    mpk_shm_free(l);
+  mpk_lock_t *l;
+  int r = mpk__rmutex_line_new(sizeof *l, offsetof(mpk_lock_t, r), (void **)&l);
+  if (r != MPK_OK)
     return r;
-  }
-  l->pad_ = 0;
-  l->magic = MPK__LOCK_MAGIC;
+  l->magic = MPK__LOCK_MAGIC; /* pad_ is 0 */
   *out = l;
   return MPK_OK;
 }

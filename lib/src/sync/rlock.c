@@ -11,16 +11,12 @@ static bool valid(const mpk_rlock_t *l) {
 int mpk_rlock_new(mpk_rlock_t **out) {
   if (out == NULL)
     return MPK_EINVAL;
-  mpk_rlock_t *l = mpk_shm_alloc(sizeof *l);
-  if (l == NULL)
-    return MPK_ENOMEM;
-  int r = mpk__rmutex_init(&l->r);
-  if (r != MPK_OK) {
-    mpk_shm_free(l);
+  mpk_rlock_t *l;
+  int r =
+      mpk__rmutex_line_new(sizeof *l, offsetof(mpk_rlock_t, r), (void **)&l);
+  if (r != MPK_OK)
     return r;
-  }
-  l->count = 0;
-  l->magic = MPK__RLOCK_MAGIC;
+  l->magic = MPK__RLOCK_MAGIC; /* count is 0 */
   *out = l;
   return MPK_OK;
 }
