@@ -226,6 +226,18 @@ static inline void mt_hits_alloc(size_t cap) {
   mt_hits_cap = cap;
 }
 
+/* A map input 0, 1, .. n-1 (*in) and an output of n doubles (*out), both
+   malloc'd, and the hit counters for n indices: the set-up of the map
+   failure tests. */
+static inline void mt_map_setup(size_t n, double **in, double **out) {
+  *in = malloc(n * sizeof **in);
+  *out = malloc(n * sizeof **out);
+  CHECK(*in != NULL && *out != NULL);
+  for (size_t i = 0; i < n; i++)
+    (*in)[i] = (double)i;
+  mt_hits_alloc(n);
+}
+
 typedef struct {
   size_t n;
 } mt_hit_ctx;

@@ -306,12 +306,7 @@ static void test_fail_order_within_rank(void) {
 int main(int argc, char **argv) {
   mt_init(&argc, &argv, 50);
   check__current = "setup";
-  in = malloc(N * sizeof *in);
-  out = malloc(N * sizeof *out);
-  CHECK(in && out);
-  for (size_t i = 0; i < N; i++)
-    in[i] = (double)i;
-  mt_hits_alloc(N);
+  mt_map_setup(N, &in, &out);
   slow_started = mpk_shm_calloc(1, sizeof *slow_started);
   CHECK(slow_started != NULL);
   MT_RUN(test_fail_on_one_rank);

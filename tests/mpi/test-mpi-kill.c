@@ -134,12 +134,7 @@ static void test_kill_root_mode(void) {
 int main(int argc, char **argv) {
   mt_init(&argc, &argv, 50);
   check__current = "setup";
-  in = malloc(N * sizeof *in);
-  out = malloc(N * sizeof *out);
-  CHECK(in && out);
-  for (size_t i = 0; i < N; i++)
-    in[i] = (double)i;
-  mt_hits_alloc(N);
+  mt_map_setup(N, &in, &out);
   MT_RUN(test_kill_on_one_rank);
   MT_RUN(test_kill_on_rank0);
   MT_RUN(test_kill_dynamic_partition);
