@@ -5,25 +5,10 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "process-util.h"
 #include "mpk/process.h"
 
 /* ---- child bodies -------------------------------------------------------- */
-
-static int ret_int(void *arg) {
-  return *(int *)arg;
-}
-
-static int ret_zero(void *arg) {
-  (void)arg;
-  return 0;
-}
-
-static int sleep_forever(void *arg) {
-  (void)arg;
-  for (;;)
-    pause();
-  return 0;
-}
 
 static int segfault(void *arg) {
   (void)arg;
@@ -79,13 +64,13 @@ static long name_number(const char *name) {
 static void test_new_errors(void) {
   mpk_process_t *p = (mpk_process_t *)(uintptr_t)0x1;
   int x = 1;
-  CHECK_RC(mpk_process_new(NULL, ret_zero, NULL, 0, NULL), MPK_EINVAL);
+  CHECK_RC(mpk_process_new(NULL, pu_ret_zero, NULL, 0, NULL), MPK_EINVAL);
   CHECK_RC(mpk_process_new(&p, NULL, NULL, 0, NULL), MPK_EINVAL);
-  CHECK_RC(mpk_process_new(&p, ret_zero, NULL, 4, NULL), MPK_EINVAL);
+  CHECK_RC(mpk_process_new(&p, pu_ret_zero, NULL, 4, NULL), MPK_EINVAL);
   mpk_process_opts o = {NULL, 2, NULL};
-  CHECK_RC(mpk_process_new(&p, ret_zero, &x, sizeof x, &o), MPK_EINVAL);
+  CHECK_RC(mpk_process_new(&p, pu_ret_zero, &x, sizeof x, &o), MPK_EINVAL);
   o.daemon = -1;
-  CHECK_RC(mpk_process_new(&p, ret_zero, &x, sizeof x, &o), MPK_EINVAL);
+  CHECK_RC(mpk_process_new(&p, pu_ret_zero, &x, sizeof x, &o), MPK_EINVAL);
   /* a failing call leaves *p alone */
   CHECK(p == (mpk_process_t *)(uintptr_t)0x1);
 }
@@ -106,7 +91,7 @@ static void test_null_handles(void) {
 static void test_before_start(void) {
   mpk_process_t *p;
   int code = 42;
-  CHECK_OK(mpk_process_new(&p, ret_zero, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&p, pu_ret_zero, NULL, 0, NULL));
   CHECK_RC(mpk_process_join(p, 0), MPK_ESTATE);
   CHECK_RC(mpk_process_join(p, MPK_FOREVER), MPK_ESTATE);
   CHECK_RC(mpk_process_terminate(p), MPK_ESTATE);
@@ -121,14 +106,14 @@ static void test_before_start(void) {
 
 static void test_exit_codes(void) {
   int zero = 0, seven = 7, big = 256 + 3;
-  CHECK_EQ(run_to_code(ret_int, &zero, sizeof zero), 0);
-  CHECK_EQ(run_to_code(ret_int, &seven, sizeof seven), 7);
-  CHECK_EQ(run_to_code(ret_int, &big, sizeof big), 3); /* low 8 bits */
+  CHECK_EQ(run_to_code(pu_ret_int, &zero, sizeof zero), 0);
+  CHECK_EQ(run_to_code(pu_ret_int, &seven, sizeof seven), 7);
+  CHECK_EQ(run_to_code(pu_ret_int, &big, sizeof big), 3); /* low 8 bits */
   CHECK_EQ(run_to_code(segfault, NULL, 0), -SIGSEGV);
 }
 
 static void test_kill_and_terminate(void) {
-  mpk_process_t *p = start_fn(sleep_forever, NULL, 0);
+  mpk_process_t *p = start_fn(pu_pause_forever, NULL, 0);
   int code;
   CHECK_EQ(mpk_process_is_alive(p), 1);
   CHECK_RC(mpk_process_exitcode(p, &code), MPK_ESTATE); /* still running */
@@ -144,7 +129,7 @@ static void test_kill_and_terminate(void) {
   CHECK_OK(mpk_process_join(p, MPK_FOREVER));
   mpk_process_free(p);
 
-  p = start_fn(sleep_forever, NULL, 0);
+  p = start_fn(pu_pause_forever, NULL, 0);
   CHECK_OK(mpk_process_terminate(p));
   CHECK_OK(mpk_process_join(p, 10));
   CHECK_EQ(mpk_process_is_alive(p), 0);
@@ -154,7 +139,7 @@ static void test_kill_and_terminate(void) {
 }
 
 static void test_start_twice(void) {
-  mpk_process_t *p = start_fn(ret_zero, NULL, 0);
+  mpk_process_t *p = start_fn(pu_ret_zero, NULL, 0);
   pid_t pid = mpk_process_pid(p);
   CHECK_RC(mpk_process_start(p), MPK_ESTATE);
   CHECK_OK(mpk_process_join(p, 10));
@@ -164,7 +149,7 @@ static void test_start_twice(void) {
 }
 
 static void test_join_timeout(void) {
-  mpk_process_t *p = start_fn(sleep_forever, NULL, 0);
+  mpk_process_t *p = start_fn(pu_pause_forever, NULL, 0);
   double t0 = check_now();
   CHECK_RC(mpk_process_join(p, 0), MPK_ETIMEDOUT);
   CHECK_RC(mpk_process_join(p, 0.3), MPK_ETIMEDOUT);
@@ -226,8 +211,8 @@ static int nested_names(void *arg) {
   CHECK_STR(mpk_current_process_name(), a->self);
   char want[96];
   mpk_process_t *x, *y;
-  CHECK_OK(mpk_process_new(&x, ret_zero, NULL, 0, NULL));
-  CHECK_OK(mpk_process_new(&y, ret_zero, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&x, pu_ret_zero, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&y, pu_ret_zero, NULL, 0, NULL));
   snprintf(want, sizeof want, "%s:1", a->lineage);
   CHECK_STR(mpk_process_name(x), want);
   snprintf(want, sizeof want, "%s:2", a->lineage);
@@ -254,7 +239,7 @@ static int nested_names(void *arg) {
 static void test_names(void) {
   CHECK_STR(mpk_current_process_name(), "MainProcess");
   mpk_process_t *a, *b, *c, *bad;
-  CHECK_OK(mpk_process_new(&a, ret_zero, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&a, pu_ret_zero, NULL, 0, NULL));
   long n = name_number(mpk_process_name(a));
   CHECK(n >= 1);
   /* a custom name uses number n + 1; its children are Process-(n+1):k */
@@ -301,7 +286,7 @@ static int use_sibling(void *arg) {
 }
 
 static void test_sibling_handles(void) {
-  mpk_process_t *sib = start_fn(sleep_forever, NULL, 0);
+  mpk_process_t *sib = start_fn(pu_pause_forever, NULL, 0);
   CHECK_EQ(run_to_code(use_sibling, &sib, sizeof sib), 0);
   CHECK_EQ(mpk_process_is_alive(sib), 1); /* untouched by the child */
   CHECK_OK(mpk_process_kill(sib));

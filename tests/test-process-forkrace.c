@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "check.h"
+#include "process-util.h"
 #include "mpk/process.h"
 
 enum { NHAMMER = 2, ROUNDS = 150 };
@@ -15,18 +16,6 @@ static mpk_process_t *running; /* a started child that runs until killed */
 static mpk_process_t *unstarted;
 static atomic_int stop;
 static atomic_int bad; /* a hammer saw a wrong result */
-
-static int pause_forever(void *arg) {
-  (void)arg;
-  for (;;)
-    pause();
-  return 0;
-}
-
-static int ret_zero(void *arg) {
-  (void)arg;
-  return 0;
-}
 
 /* Keep the handles' locks busy: at almost every instant one of these
    threads holds one of them. */
@@ -64,9 +53,9 @@ static int probe(void *arg) {
 }
 
 static void test_fork_while_locked(void) {
-  CHECK_OK(mpk_process_new(&running, pause_forever, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&running, pu_pause_forever, NULL, 0, NULL));
   CHECK_OK(mpk_process_start(running));
-  CHECK_OK(mpk_process_new(&unstarted, ret_zero, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&unstarted, pu_ret_zero, NULL, 0, NULL));
   pthread_t t[NHAMMER];
   for (int i = 0; i < NHAMMER; i++)
     CHECK(pthread_create(&t[i], NULL, hammer, NULL) == 0);
@@ -111,9 +100,9 @@ static int raw_probe(void *arg) {
 }
 
 static void test_raw_fork_copy(void) {
-  CHECK_OK(mpk_process_new(&running, pause_forever, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&running, pu_pause_forever, NULL, 0, NULL));
   CHECK_OK(mpk_process_start(running));
-  CHECK_OK(mpk_process_new(&unstarted, ret_zero, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&unstarted, pu_ret_zero, NULL, 0, NULL));
   atomic_store(&stop, 0);
   pthread_t t;
   CHECK(pthread_create(&t, NULL, hammer, NULL) == 0);

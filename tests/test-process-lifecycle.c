@@ -8,20 +8,9 @@
 #include <signal.h>
 
 #include "check.h"
+#include "process-util.h"
 #include "internal/spawn.h"
 #include "mpk/process.h"
-
-static int ret_zero(void *arg) {
-  (void)arg;
-  return 0;
-}
-
-static int sleep_forever(void *arg) {
-  (void)arg;
-  for (;;)
-    pause();
-  return 0;
-}
 
 /* Block until a byte (or EOF) arrives on the fd given as argument. */
 static int wait_byte(void *arg) {
@@ -66,7 +55,7 @@ static void test_free_running_leaves_no_zombie(void) {
   CHECK_EQ(write(fds[1], "x", 1), 1);
   wait_exited(pid); /* a zombie now, until an mpk call reaps it */
   mpk_process_t *q;
-  CHECK_OK(mpk_process_new(&q, ret_zero, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&q, pu_ret_zero, NULL, 0, NULL));
   CHECK(check_pid_gone(pid));
   mpk_process_free(q);
   close(fds[0]);
@@ -75,13 +64,13 @@ static void test_free_running_leaves_no_zombie(void) {
 
 static void test_free_ended_and_unstarted(void) {
   mpk_process_t *p;
-  CHECK_OK(mpk_process_new(&p, ret_zero, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&p, pu_ret_zero, NULL, 0, NULL));
   CHECK_OK(mpk_process_start(p));
   pid_t pid = mpk_process_pid(p);
   wait_exited(pid);
   mpk_process_free(p); /* ended but never joined: free reaps it */
   CHECK(check_pid_gone(pid));
-  CHECK_OK(mpk_process_new(&p, ret_zero, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&p, pu_ret_zero, NULL, 0, NULL));
   mpk_process_free(p);
 }
 
@@ -247,8 +236,8 @@ static int exit_at_once(void *arg) {
 static void test_raw_fork_child_leaves_parents_children(void) {
   mpk_process_opts o = {NULL, 1, NULL};
   mpk_process_t *plain, *daemon;
-  CHECK_OK(mpk_process_new(&plain, sleep_forever, NULL, 0, NULL));
-  CHECK_OK(mpk_process_new(&daemon, sleep_forever, NULL, 0, &o));
+  CHECK_OK(mpk_process_new(&plain, pu_pause_forever, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&daemon, pu_pause_forever, NULL, 0, &o));
   CHECK_OK(mpk_process_start(plain));
   CHECK_OK(mpk_process_start(daemon));
   check_wait_ok(check_fork(exit_at_once, NULL), 10); /* no join: no hang */
@@ -307,7 +296,7 @@ static int bad_cpusets(void *arg) {
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     mpk_process_opts o = {NULL, 0, bad[i]};
     mpk_process_t *p;
-    CHECK_OK(mpk_process_new(&p, ret_zero, NULL, 0, &o));
+    CHECK_OK(mpk_process_new(&p, pu_ret_zero, NULL, 0, &o));
     CHECK_RC(mpk_process_start(p), MPK_EINVAL);
     CHECK_EQ(mpk_process_pid(p), 0);
     CHECK_EQ(mpk_process_is_alive(p), 0);

@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 
 #include "check.h"
+#include "process-util.h"
 #include "mpk/process.h"
 #include "mpk/shm.h"
 
@@ -42,13 +43,6 @@ static int count_run(void *arg) {
 static int ret_three(void *arg) {
   (void)arg;
   return 3;
-}
-
-static int pause_forever(void *arg) {
-  (void)arg;
-  for (;;)
-    pause();
-  return 0;
 }
 
 /* ---- the exit-time handling reaped the child first ------------------------
@@ -89,7 +83,7 @@ static int exit_scenario(void *arg) {
   (void)arg;
   atexit(late_handler); /* before mpk registers its own */
   mpk_process_opts daemon = {NULL, 1, NULL};
-  CHECK_OK(mpk_process_new(&g_daemon, pause_forever, NULL, 0, &daemon));
+  CHECK_OK(mpk_process_new(&g_daemon, pu_pause_forever, NULL, 0, &daemon));
   CHECK_OK(mpk_process_new(&g_plain, ret_three, NULL, 0, NULL));
   CHECK_OK(mpk_process_start(g_daemon));
   CHECK_OK(mpk_process_start(g_plain));
@@ -104,7 +98,7 @@ static void test_signal_after_exit_handling(void) {
    through kill(2) on its pid. */
 static void test_signals_use_pidfd(void) {
   mpk_process_t *p;
-  CHECK_OK(mpk_process_new(&p, pause_forever, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&p, pu_pause_forever, NULL, 0, NULL));
   CHECK_OK(mpk_process_start(p));
   atomic_store(&watch_kills, 0);
   atomic_store(&watch_pid, mpk_process_pid(p));
@@ -224,7 +218,7 @@ static void test_sigchld_ignored_storm(void) {
 static int no_descriptors(void *arg) {
   (void)arg;
   mpk_process_t *p;
-  CHECK_OK(mpk_process_new(&p, pause_forever, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&p, pu_pause_forever, NULL, 0, NULL));
   struct rlimit rl;
   CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
   rl.rlim_cur = 64;

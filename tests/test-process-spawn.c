@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include "check.h"
+#include "process-util.h"
 #include "internal/spawn.h"
 
 static void deadline(mpk__deadline *d, double s) {
@@ -364,28 +365,21 @@ static void test_orphans_reaped(void) {
 
 /* In a fresh process: one daemon (SIGTERM), one daemon that ignores it
    (SIGKILL after the grace), one plain child (joined). */
-static int pause_forever(void *arg) {
-  (void)arg;
-  for (;;)
-    pause();
-  return 0;
-}
-
 static int exit_scenario(void *arg) {
   (void)arg;
   int fds[2];
   CHECK(pipe(fds) == 0);
   signal(SIGTERM, SIG_IGN); /* the stubborn daemon inherits this */
-  pid_t stubborn = check_fork(pause_forever, NULL);
+  pid_t stubborn = check_fork(pu_pause_forever, NULL);
   signal(SIGTERM, SIG_DFL);
-  pid_t daemon = check_fork(pause_forever, NULL);
+  pid_t daemon = check_fork(pu_pause_forever, NULL);
   pid_t plain = check_fork(wait_fd, &fds[0]);
   mpk__child *cd = node_for(daemon, MPK__CHILD_DAEMON);
   mpk__child *cs = node_for(stubborn, MPK__CHILD_DAEMON);
   mpk__child *cp = node_for(plain, 0);
   /* a daemon reaped behind the registry's back: settled as lost, and its
      pid is never signalled (the pidfd is used) */
-  pid_t stolen = check_fork(pause_forever, NULL);
+  pid_t stolen = check_fork(pu_pause_forever, NULL);
   mpk__child *cx = node_for(stolen, MPK__CHILD_DAEMON);
   kill(stolen, SIGKILL);
   CHECK_EQ(waitpid(stolen, NULL, 0), stolen);

@@ -5,21 +5,10 @@
 #include <signal.h>
 
 #include "check.h"
+#include "process-util.h"
 #include "mpk/process.h"
 
 enum { NTHREADS = 4 };
-
-static int pause_forever(void *arg) {
-  (void)arg;
-  for (;;)
-    pause();
-  return 0;
-}
-
-static int ret_zero(void *arg) {
-  (void)arg;
-  return 0;
-}
 
 typedef struct {
   mpk_process_t *p;
@@ -45,7 +34,7 @@ static void *do_join(void *arg) {
 static void test_concurrent_start(void) {
   for (int round = 0; round < 5; round++) {
     mpk_process_t *p;
-    CHECK_OK(mpk_process_new(&p, ret_zero, NULL, 0, NULL));
+    CHECK_OK(mpk_process_new(&p, pu_ret_zero, NULL, 0, NULL));
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, NTHREADS);
     pthread_t t[NTHREADS];
@@ -70,7 +59,7 @@ static void test_concurrent_start(void) {
 
 static void test_concurrent_joiners(void) {
   mpk_process_t *p;
-  CHECK_OK(mpk_process_new(&p, pause_forever, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&p, pu_pause_forever, NULL, 0, NULL));
   CHECK_OK(mpk_process_start(p));
   pthread_barrier_t go;
   pthread_barrier_init(&go, NULL, NTHREADS + 1);
@@ -110,7 +99,7 @@ static void *poll_alive(void *arg) {
 static void test_join_races_is_alive(void) {
   for (int round = 0; round < 10; round++) {
     mpk_process_t *p;
-    CHECK_OK(mpk_process_new(&p, ret_zero, NULL, 0, NULL));
+    CHECK_OK(mpk_process_new(&p, pu_ret_zero, NULL, 0, NULL));
     CHECK_OK(mpk_process_start(p));
     pthread_t t;
     CHECK(pthread_create(&t, NULL, poll_alive, p) == 0);

@@ -12,14 +12,8 @@
 #include <sys/prctl.h>
 
 #include "check.h"
+#include "process-util.h"
 #include "mpk/process.h"
-
-static int pause_forever(void *arg) {
-  (void)arg;
-  for (;;)
-    pause();
-  return 0;
-}
 
 static void write_pid(int fd, pid_t pid) {
   CHECK_EQ(write(fd, &pid, sizeof pid), sizeof pid);
@@ -35,7 +29,7 @@ static pid_t read_pid(int fd) {
 static int with_grandchild(void *arg) {
   int fd = *(int *)arg;
   mpk_process_t *g;
-  CHECK_OK(mpk_process_new(&g, pause_forever, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&g, pu_pause_forever, NULL, 0, NULL));
   CHECK_OK(mpk_process_start(g));
   write_pid(fd, mpk_process_pid(g));
   for (;;)
@@ -49,9 +43,9 @@ static int intermediate(void *arg) {
   int fd = *(int *)arg;
   mpk_process_opts daemon = {NULL, 1, NULL};
   mpk_process_t *p[NCHILD];
-  CHECK_OK(mpk_process_new(&p[0], pause_forever, NULL, 0, NULL));
-  CHECK_OK(mpk_process_new(&p[1], pause_forever, NULL, 0, &daemon));
-  CHECK_OK(mpk_process_new(&p[2], pause_forever, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&p[0], pu_pause_forever, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&p[1], pu_pause_forever, NULL, 0, &daemon));
+  CHECK_OK(mpk_process_new(&p[2], pu_pause_forever, NULL, 0, NULL));
   CHECK_OK(mpk_process_new(&p[3], with_grandchild, &fd, sizeof fd, NULL));
   for (int i = 0; i < NCHILD; i++)
     CHECK_OK(mpk_process_start(p[i]));
@@ -121,7 +115,7 @@ static void test_parent_sigkilled(void) {
 static int start_and_die(void *arg) {
   int fd = *(int *)arg;
   mpk_process_t *p;
-  CHECK_OK(mpk_process_new(&p, pause_forever, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&p, pu_pause_forever, NULL, 0, NULL));
   CHECK_OK(mpk_process_start(p));
   write_pid(fd, mpk_process_pid(p));
   raise(SIGKILL);
@@ -158,7 +152,7 @@ static void *killer(void *arg) {
 static void test_child_killed_during_join(void) {
   for (int i = 0; i < 2; i++) {
     mpk_process_t *p;
-    CHECK_OK(mpk_process_new(&p, pause_forever, NULL, 0, NULL));
+    CHECK_OK(mpk_process_new(&p, pu_pause_forever, NULL, 0, NULL));
     CHECK_OK(mpk_process_start(p));
     killer_arg k = {mpk_process_pid(p), i ? 0.2 : 0.0};
     pthread_t t;
@@ -173,7 +167,7 @@ static void test_child_killed_during_join(void) {
   }
   /* and from another process */
   mpk_process_t *p;
-  CHECK_OK(mpk_process_new(&p, pause_forever, NULL, 0, NULL));
+  CHECK_OK(mpk_process_new(&p, pu_pause_forever, NULL, 0, NULL));
   CHECK_OK(mpk_process_start(p));
   pid_t killer_pid = fork();
   CHECK(killer_pid >= 0);
