@@ -60,10 +60,10 @@ static void test_fork_identity(void) {
   const fork_case cases[] = {{"Process-9", NULL, "Process-9:1"},
                              {"worker", "Process-4", "Process-4:1"},
                              {"PoolWorker-0", NULL, "PoolWorker-0:1"}};
-  CHECK_RC(mpk__fork(NULL, NULL), MPK_EINVAL);
+  CHECK_RC(mpk__fork(NULL, NULL, NULL), MPK_EINVAL);
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     pid_t parent = getpid();
-    pid_t pid = mpk__fork(cases[i].name, cases[i].lineage);
+    pid_t pid = mpk__fork(cases[i].name, cases[i].lineage, NULL);
     CHECK(pid >= 0);
     if (pid == 0) {
       int ok = getppid() == parent &&

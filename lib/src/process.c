@@ -224,15 +224,16 @@ void mpk_process_free(mpk_process_t *p) {
 /* ---- start --------------------------------------------------------------- */
 
 /* In the child: bind, report the result on `wfd` (if any), run, exit. */
-_Noreturn static void child_main(mpk_process_t *p, int rfd, int wfd) {
+/* The child (of mpk__fork(..., p): of the report pipe only the write end
+   `wfd` is open, if there is one). */
+_Noreturn static void child_main(mpk_process_t *p, int wfd) {
   if (wfd >= 0) {
-    close(rfd);
     int rc = mpk_bind_self(p->cpuset);
     ssize_t w;
     do
       w = write(wfd, &rc, sizeof rc);
     while (w == -1 && errno == EINTR);
-    close(wfd);
+    mpk__fd_close(wfd);
     if (rc != MPK_OK)
       _exit(BIND_FAILED_EXIT);
   }
@@ -244,8 +245,8 @@ _Noreturn static void child_main(mpk_process_t *p, int rfd, int wfd) {
    ended), else the binding error. `gone`: the child has been reaped
    already, so whatever it wrote is there now. `pidfd` may be -1 (out of
    descriptors; poll skips it): then only the pipe tells, and a child killed
-   before reporting is seen once every copy of the pipe's write end is
-   closed (a concurrent fork elsewhere may hold one until its child ends). */
+   before reporting is seen when its write end closes (no other process
+   holds a copy: the pipe is registered, see internal/spawn.h). */
 static int await_bind(int rfd, int pidfd, int gone) {
   struct pollfd f[2] = {{.fd = rfd, .events = POLLIN},
                         {.fd = pidfd, .events = POLLIN}};
@@ -288,16 +289,21 @@ static pid_t fork_child(mpk_process_t *p, int pipefd[2]) {
     int rc = check_cpuset(p->cpuset);
     if (rc != MPK_OK)
       return rc;
-    if (pipe2(pipefd, O_CLOEXEC) == -1)
-      return errno == ENOMEM ? MPK_ENOMEM : MPK_EAGAIN;
+    /* Registered, so that no other child (a pool's worker forked by
+       another thread meanwhile) ever holds the write end. */
+    mpk__fds_lock();
+    rc = mpk__fd_own_pair_locked(pipe2(pipefd, O_CLOEXEC), pipefd, p,
+                                 MPK__FD_PRIVATE, MPK__FD_SHARED);
+    mpk__fds_unlock();
+    if (rc != MPK_OK)
+      return rc;
   }
-  pid_t pid = mpk__fork(p->name, p->lineage);
+  pid_t pid = mpk__fork(p->name, p->lineage, p);
   if (pid == 0)
-    child_main(p, pipefd[0], pipefd[1]);
-  if (pid < 0 && pipefd[0] >= 0)
-    close(pipefd[0]);
-  if (pipefd[1] >= 0)
-    close(pipefd[1]);
+    child_main(p, pipefd[1]);
+  if (pid < 0)
+    mpk__fd_close(pipefd[0]);
+  mpk__fd_close(pipefd[1]);
   return pid;
 }
 
@@ -306,7 +312,7 @@ static pid_t fork_child(mpk_process_t *p, int pipefd[2]) {
    without running `run`, has been reaped. */
 static int bind_result(pid_t pid, int pidfd, int gone, int rfd) {
   int rc = await_bind(rfd, pidfd, gone);
-  close(rfd);
+  mpk__fd_close(rfd);
   if (rc != MPK_OK && !gone) {
     mpk__deadline forever;
     int st;

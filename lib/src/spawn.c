@@ -114,18 +114,55 @@ typedef struct watch {
 } watch;
 static watch g_watches = {&g_watches, &g_watches, 0, -1};
 
+/* ---- the library's own descriptors ----------------------------------------
+ * Contract in internal/spawn.h. g_fd_lock is held across every fork()
+ * (atfork_prepare takes it before the registry lock), so a descriptor that
+ * is created and registered under it is either in no child or in the table
+ * of every child that has a copy. Order: g_fd_lock before g_reg_lock
+ * (mpk__pidfd_open_owned may start a watcher, which takes the registry
+ * lock). */
+typedef struct {
+  int fd;
+  unsigned flags; /* MPK__FD_* */
+  const void *owner;
+} own_fd;
+static pthread_mutex_t g_fd_lock = PTHREAD_MUTEX_INITIALIZER;
+static own_fd *g_fds; /* g_fd_lock */
+static size_t g_nfds, g_fds_cap;
+/* What the child of the fork this thread is making keeps: set by mpk__fork
+   around fork(), read by atfork_child in the child, whose only thread is a
+   copy of this one. NULL (a raw fork()): the child keeps none. */
+static _Thread_local const void *t_fork_keep;
+
+/* In the child of a fork (single-threaded): close and forget every
+   registered descriptor it does not keep. */
+static void close_unkept_fds(const void *keep) {
+  size_t k = 0;
+  for (size_t i = 0; i < g_nfds; i++) {
+    if (keep != NULL && g_fds[i].owner == keep &&
+        !(g_fds[i].flags & MPK__FD_PRIVATE))
+      g_fds[k++] = g_fds[i];
+    else
+      close(g_fds[i].fd);
+  }
+  g_nfds = k;
+}
+
 static void atfork_prepare(void) {
+  pthread_mutex_lock(&g_fd_lock);
   pthread_mutex_lock(&g_reg_lock);
 }
 static void atfork_parent(void) {
   pthread_mutex_unlock(&g_reg_lock);
+  pthread_mutex_unlock(&g_fd_lock);
 }
 /* The child of any fork: its parent's children are not its children. Close
    the inherited descriptors (handles in the child never use them: they check
    that they are used by the process that created them) and forget the
    nodes, which belong to the parent's copy of the heap. The watcher threads
    were not copied: close their descriptors and free their records (this
-   process's copies). */
+   process's copies). Then close the library descriptors this child does
+   not keep (mpk__fork's `keep`). */
 static void atfork_child(void) {
   for (mpk__child *c = g_reg_head.next; c != &g_reg_head; c = c->next) {
     if (c->pidfd >= 0)
@@ -141,8 +178,11 @@ static void atfork_child(void) {
   g_watches.next = g_watches.prev = &g_watches;
   atomic_store_explicit(&g_orphans, 0, memory_order_relaxed);
   atomic_store_explicit(&g_pid, getpid(), memory_order_relaxed);
-  /* This thread held the lock across fork() (atfork_prepare). */
+  close_unkept_fds(t_fork_keep);
+  t_fork_keep = NULL;
+  /* This thread held the locks across fork() (atfork_prepare). */
   pthread_mutex_unlock(&g_reg_lock);
+  pthread_mutex_unlock(&g_fd_lock);
 }
 
 static void exit_handler(void) {
@@ -327,7 +367,110 @@ static int errno_to_mpk(int e) {
   }
 }
 
-pid_t mpk__fork(const char *child_name, const char *lineage) {
+void mpk__fds_lock(void) {
+  reg_ensure(); /* the atfork handlers must exist before any entry */
+  pthread_mutex_lock(&g_fd_lock);
+}
+
+void mpk__fds_unlock(void) {
+  pthread_mutex_unlock(&g_fd_lock);
+}
+
+static own_fd *find_fd_locked(int fd) {
+  for (size_t i = 0; i < g_nfds; i++)
+    if (g_fds[i].fd == fd)
+      return &g_fds[i];
+  return NULL;
+}
+
+static void remove_fd_locked(int fd) {
+  own_fd *e = find_fd_locked(fd);
+  if (e)
+    *e = g_fds[--g_nfds];
+}
+
+static int add_fd_locked(int fd, const void *owner, unsigned flags) {
+  own_fd *e = find_fd_locked(fd);
+  if (e == NULL) {
+    if (g_nfds == g_fds_cap) {
+      size_t cap = g_fds_cap ? 2 * g_fds_cap : 16;
+      own_fd *n = realloc(g_fds, cap * sizeof *n);
+      if (n == NULL)
+        return MPK_ENOMEM;
+      g_fds = n;
+      g_fds_cap = cap;
+    }
+    e = &g_fds[g_nfds++];
+  }
+  *e = (own_fd){fd, flags, owner};
+  return MPK_OK;
+}
+
+int mpk__fd_own_locked(int fd, const void *owner, unsigned flags) {
+  if (fd < 0)
+    return errno_to_mpk(errno);
+  int rc = owner ? add_fd_locked(fd, owner, flags) : MPK_EINVAL;
+  if (rc != MPK_OK) {
+    close(fd);
+    return rc;
+  }
+  return fd;
+}
+
+int mpk__fd_own_pair_locked(int rc, int fds[2], const void *owner,
+                            unsigned flags0, unsigned flags1) {
+  if (rc != 0)
+    return errno_to_mpk(errno);
+  rc = owner ? add_fd_locked(fds[0], owner, flags0) : MPK_EINVAL;
+  if (rc == MPK_OK) {
+    rc = add_fd_locked(fds[1], owner, flags1);
+    if (rc != MPK_OK)
+      remove_fd_locked(fds[0]);
+  }
+  if (rc != MPK_OK) {
+    close(fds[0]);
+    close(fds[1]);
+    fds[0] = fds[1] = -1;
+  }
+  return rc;
+}
+
+int mpk__pidfd_open_owned(pid_t pid, const void *owner) {
+  mpk__fds_lock();
+  int fd = mpk__pidfd_open(pid);
+  if (fd >= 0) {
+    int rc = owner ? add_fd_locked(fd, owner, MPK__FD_PRIVATE) : MPK_EINVAL;
+    if (rc != MPK_OK) {
+      close(fd);
+      fd = rc;
+    }
+  }
+  mpk__fds_unlock();
+  return fd;
+}
+
+void mpk__fd_set_flags(int fd, unsigned flags) {
+  mpk__fds_lock();
+  own_fd *e = find_fd_locked(fd);
+  if (e)
+    e->flags = flags;
+  mpk__fds_unlock();
+}
+
+void mpk__fd_close(int fd) {
+  if (fd < 0)
+    return;
+  /* Unregister and close under the lock. Otherwise a fork in between
+     would either inherit the descriptor unregistered (unregistered first)
+     or find its number still registered after another thread's open()
+     reused it (closed first), and close that descriptor in the child. */
+  mpk__fds_lock();
+  remove_fd_locked(fd);
+  close(fd);
+  mpk__fds_unlock();
+}
+
+pid_t mpk__fork(const char *child_name, const char *lineage, const void *keep) {
   if (child_name == NULL)
     return MPK_EINVAL;
   int rc = mpk__shm_init();
@@ -336,7 +479,9 @@ pid_t mpk__fork(const char *child_name, const char *lineage) {
   reg_ensure();
   pid_t parent = mpk__self_pid();
   fflush(NULL);
+  t_fork_keep = keep;
   pid_t pid = fork();
+  t_fork_keep = NULL;
   if (pid < 0)
     return errno == ENOMEM ? MPK_ENOMEM : MPK_EAGAIN;
   if (pid > 0)

@@ -63,6 +63,12 @@
  * In every worker the worker loop runs on a fresh thread created after the
  * fork, so OpenMP regions inside kernels work even when the parent ran
  * OpenMP before the pool was created (GNU libgomp would otherwise hang).
+ * Workers inherit the user's descriptors as with fork(2) (those open when
+ * they, or the fork server, were forked), but never mpk's internal ones of
+ * another pool or process: a pool's fork-server socket, lifeline and pidfds
+ * are held by that pool's own processes only, not by another pool's server
+ * or workers, an mpk_process child or a raw fork() child. So pools may be
+ * freed in any order, also while other children run.
  *
  * Hybrid workers
  * --------------

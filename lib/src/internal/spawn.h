@@ -25,6 +25,20 @@
  * its parent's children. Names and
  * numbering are reset only by mpk__fork (a raw fork() keeps the parent's
  * name, as os.fork() does in Python).
+ *
+ * The library's own descriptors. Every descriptor mpk keeps open beyond one
+ * call (a pool's eventfd, lifeline pipe and fork-server socket, the pidfds
+ * of its workers, a process's start report pipe, a worker's statm) is
+ * registered with an owner, the object it belongs to, and created with the
+ * descriptor table locked (mpk__fds_lock), which every fork() also holds:
+ * no fork falls between creation and registration. The child of ANY fork
+ * closes every registered descriptor except those of the owner its
+ * mpk__fork was given as `keep` that are not MPK__FD_PRIVATE; a raw fork()
+ * keeps none. So a process never holds another object's internals: a pool's
+ * fork server, its workers and an mpk_process child hold no descriptor of
+ * another pool (one holding pool A's socket would keep A's fork server from
+ * ever seeing end-of-file, and mpk_pool_free(A) would wait forever). The
+ * user's own descriptors are inherited as with fork(2).
  */
 #ifndef MPK_INTERNAL_SPAWN_H
 #define MPK_INTERNAL_SPAWN_H
@@ -44,7 +58,9 @@
    fork) the child SIGKILLs itself at once, exactly as if the death signal had
    arrived; the current name becomes `child_name` and this child numbers its
    own children "<lineage>:1", "<lineage>:2", ... (`lineage` NULL: use
-   `child_name`); the registry is empty. The strings are copied in the child
+   `child_name`); the registry is empty; of the library's registered
+   descriptors only the non-private ones owned by `keep` are open (none when
+   `keep` is NULL). The strings are copied in the child
    (into static buffers: the child allocates nothing for names up to 127
    bytes), so they only need to live until the call returns.
 
@@ -58,7 +74,7 @@
    strdup()ed in the child and truncated to 127 bytes if that fails.) The child
    must end with mpk__child_exit(), never by returning into the caller's caller.
    MT-safe (the fork happens under the registry lock). Not AS-safe. */
-pid_t mpk__fork(const char *child_name, const char *lineage);
+pid_t mpk__fork(const char *child_name, const char *lineage, const void *keep);
 
 /* End a child made by mpk__fork: settle its own children as at exit
    (mpk__children_exit), fflush(NULL), _exit(code & 0xff). Never returns. */
@@ -141,6 +157,47 @@ int mpk__wait_child(pid_t pid, int pidfd, const mpk__deadline *d, int *wstatus);
    exit, -signal for a child killed by a signal (SIGTERM gives -15).
    A status that is neither (stopped, continued) gives 0. AS-safe. */
 int mpk__status_to_exitcode(int wstatus);
+
+/* --- the library's descriptors (see the top of this file) ---------------
+ * Create a descriptor between mpk__fds_lock and mpk__fds_unlock and
+ * register it there at once, close it only with mpk__fd_close. */
+
+enum {
+  MPK__FD_SHARED = 0,  /* kept by the children forked for its owner */
+  MPK__FD_PRIVATE = 1u /* kept by no child, not even its owner's */
+};
+
+/* Lock / unlock the descriptor table (held across every fork()). Not
+   recursive; do not fork while holding it. MT-safe. */
+void mpk__fds_lock(void);
+void mpk__fds_unlock(void);
+
+/* Register `fd`, the result of the call that just created it (so, < 0:
+   that call failed and errno tells why), for `owner` (not NULL) with
+   MPK__FD_* `flags`. Returns fd, or the creating call's error as an MPK
+   code (MPK_EAGAIN for EMFILE / ENFILE), or MPK_ENOMEM / MPK_EINVAL (owner
+   NULL): then fd has been closed. Table lock held. */
+int mpk__fd_own_locked(int fd, const void *owner, unsigned flags);
+
+/* The same for a pair made by pipe2(2) or socketpair(2): `rc` is the
+   call's return value, fds[0] gets flags0 and fds[1] flags1. MPK_OK, or an
+   error as above with both closed and set to -1. Table lock held. */
+int mpk__fd_own_pair_locked(int rc, int fds[2], const void *owner,
+                            unsigned flags0, unsigned flags1);
+
+/* mpk__pidfd_open(pid), registered as MPK__FD_PRIVATE for `owner`, under
+   the table lock. Same returns as mpk__pidfd_open, and MPK_ENOMEM /
+   MPK_EINVAL (owner NULL). MT-safe. */
+int mpk__pidfd_open_owned(pid_t pid, const void *owner);
+
+/* Change the flags of the registered `fd` (e.g. a fork server making the
+   socket end it inherited private to itself). No-op for an unregistered
+   fd. MT-safe. */
+void mpk__fd_set_flags(int fd, unsigned flags);
+
+/* Unregister and close `fd` (< 0: no-op) atomically with respect to
+   fork(). Also closes a descriptor that was never registered. MT-safe. */
+void mpk__fd_close(int fd);
 
 /* --- the child registry --------------------------------------------------
  * A node per child whose end is settled at exit. The caller allocates the

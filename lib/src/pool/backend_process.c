@@ -25,10 +25,18 @@
  * THREAD and, under heavy load, we have seen workers outlive an exiting
  * parent on this kernel. So the main thread of every worker also sleeps in
  * poll(2) on the read end of the pool's lifeline pipe, whose write end only
- * the pool's process holds (workers and fork servers close every lifeline
- * write end they inherit): when that process dies, for any reason, the
+ * the pool's process holds: when that process dies, for any reason, the
  * kernel closes the write end, poll returns, and the worker _exits. No
  * polling loop, no race with the fork.
+ *
+ * Descriptors. Every descriptor here is registered with its pool
+ * (internal/spawn.h) and every fork is mpk__fork(..., p): the fork server
+ * and the workers keep only their own pool's eventfd and lifeline read end
+ * (and the server its socket end) and hold nothing of another pool, so
+ * each pool's server sees end-of-file on its socket as soon as its own
+ * parent closes it, whatever other pools exist and in whatever order they
+ * are freed. The lifeline write ends, the parent's socket ends and all
+ * pidfds are MPK__FD_PRIVATE: no child holds them.
  */
 #include <errno.h>
 #include <poll.h>
@@ -53,38 +61,6 @@ typedef struct {
   int32_t value; /* signal, error, or wait status */
 } msg;
 
-/* Write ends of the lifelines of this process's pools (fd + 1; 0 free).
-   Read without a lock in a freshly forked, single-threaded child. */
-#define MAX_LIFELINES 256
-static _Atomic int g_lifelines[MAX_LIFELINES];
-
-void mpk__lifeline_add(int wfd) {
-  for (int i = 0; i < MAX_LIFELINES; i++) {
-    int z = 0;
-    if (atomic_compare_exchange_strong(&g_lifelines[i], &z, wfd + 1))
-      return;
-  }
-}
-
-void mpk__lifeline_remove(int wfd) {
-  for (int i = 0; i < MAX_LIFELINES; i++) {
-    int v = wfd + 1;
-    if (atomic_compare_exchange_strong(&g_lifelines[i], &v, 0))
-      return;
-  }
-}
-
-/* In a fresh child: close every inherited lifeline write end AND forget
-   it, so that a pool this child creates later (whose descriptors may reuse
-   those numbers) is never closed by its own workers. */
-static void close_lifelines(void) {
-  for (int i = 0; i < MAX_LIFELINES; i++) {
-    int v = atomic_exchange(&g_lifelines[i], 0);
-    if (v > 0)
-      close(v - 1);
-  }
-}
-
 struct mpk__procs {
   mpk_pool_t *p;
   bool server_mode;
@@ -100,18 +76,13 @@ static void *proc_worker_main(void *arg) {
   mpk__child_exit((int)(intptr_t)ret);
 }
 
-/* The worker process, in the child of a fork. fds[0 .. nfds) are the
-   forking side's descriptors to close (FORK: the monitor's pidfds); forget
-   (server mode) releases the fork server's own. */
-static _Noreturn void worker_child(mpk_pool_t *p, unsigned id, const int *fds,
-                                   unsigned nfds, void (*forget)(void *),
-                                   void *arg) {
-  for (unsigned i = 0; i < nfds; i++)
-    if (fds[i] >= 0)
-      close(fds[i]);
+/* The worker process, in the child of mpk__fork(..., p): the forking
+   side's descriptors are closed already; forget (server mode) frees the
+   fork server's tables. */
+static _Noreturn void worker_child(mpk_pool_t *p, unsigned id,
+                                   void (*forget)(void *), void *arg) {
   if (forget)
     forget(arg);
-  close_lifelines();
   mpk__set_worker_process((int)id, (int)p->W);
   pthread_sigmask(SIG_SETMASK, &p->sigmask, NULL);
   if (!p->bind_none)
@@ -153,14 +124,11 @@ typedef struct {
   unsigned *ids;
 } server;
 
-/* In a worker forked by the server: close the server's descriptors and
-   free its tables (the worker never returns to them). */
+/* In a worker forked by the server: free the server's tables (the worker
+   never returns to them; the server's descriptors are private to it and
+   were closed by the fork). */
 static void server_forget_cb(void *arg) {
   server *s = arg;
-  for (unsigned i = 0; i < s->W; i++)
-    if (s->pfd[i] >= 0)
-      close(s->pfd[i]);
-  close(s->sock);
   free(s->pid);
   free(s->pfd);
   free(s->fds);
@@ -178,7 +146,7 @@ static _Noreturn void server_shutdown(server *s) {
     if (s->pid[i] > 0) {
       int st;
       mpk__wait_child(s->pid[i], s->pfd[i], &forever, &st);
-      close(s->pfd[i]);
+      mpk__fd_close(s->pfd[i]);
     }
   mpk__child_exit(0);
 }
@@ -194,10 +162,10 @@ static void server_request(server *s, const msg *m) {
     return;
   char name[32];
   worker_name(name, sizeof name, m->number);
-  pid_t c = mpk__fork(name, NULL);
+  pid_t c = mpk__fork(name, NULL, s->p);
   if (c == 0)
-    worker_child(s->p, m->id, NULL, 0, server_forget_cb, s);
-  int fd = c > 0 ? mpk__pidfd_open(c) : -1;
+    worker_child(s->p, m->id, server_forget_cb, s);
+  int fd = c > 0 ? mpk__pidfd_open_owned(c, s->p) : -1;
   if (c > 0 && fd < 0) {
     kill(c, SIGKILL);
     int st;
@@ -216,7 +184,8 @@ static void server_request(server *s, const msg *m) {
 }
 
 static _Noreturn void server_main(mpk_pool_t *p, int sock) {
-  close_lifelines(); /* our workers must see EOF when the parent dies */
+  /* Ours alone: our workers must not hold it. */
+  mpk__fd_set_flags(sock, MPK__FD_PRIVATE);
   server s = {.p = p, .sock = sock, .W = p->W};
   s.pid = calloc(s.W, sizeof *s.pid);
   s.pfd = malloc(s.W * sizeof *s.pfd);
@@ -254,7 +223,7 @@ static _Noreturn void server_main(mpk_pool_t *p, int sock) {
       if (!fds[k].revents || mpk__reap(s.pid[i], &st) == MPK_EAGAIN)
         continue;
       send_msg(sock, (msg){M_EXITED, i, 0, s.pid[i], st});
-      close(s.pfd[i]);
+      mpk__fd_close(s.pfd[i]);
       s.pfd[i] = -1;
       s.pid[i] = 0;
     }
@@ -284,22 +253,26 @@ int mpk__procs_open(mpk_pool_t *p, mpk__procs **out) {
   if (p->start != MPK_START_FORKSERVER)
     return MPK_OK;
   pr->server_mode = true;
+  /* sv[0] is ours alone; sv[1] goes to the server (and is closed here). */
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-    return errno == ENOMEM ? MPK_ENOMEM : MPK_EAGAIN;
-  pid_t s = mpk__fork("PoolForkServer", NULL);
-  if (s == 0) {
-    close(sv[0]);
+  mpk__fds_lock();
+  int rc = mpk__fd_own_pair_locked(
+      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), sv, p,
+      MPK__FD_PRIVATE, MPK__FD_SHARED);
+  mpk__fds_unlock();
+  if (rc != MPK_OK)
+    return rc;
+  pid_t s = mpk__fork("PoolForkServer", NULL, p);
+  if (s == 0)
     server_main(p, sv[1]);
-  }
-  close(sv[1]);
+  mpk__fd_close(sv[1]);
   if (s < 0) {
-    close(sv[0]);
+    mpk__fd_close(sv[0]);
     return (int)s;
   }
   pr->server = s;
   pr->sock = sv[0];
-  pr->server_pidfd = mpk__pidfd_open(s);
+  pr->server_pidfd = mpk__pidfd_open_owned(s, p);
   return MPK_OK;
 }
 
@@ -313,12 +286,12 @@ int mpk__procs_spawn(mpk__procs *pr, unsigned id, unsigned number) {
   }
   char name[32];
   worker_name(name, sizeof name, number);
-  pid_t pid = mpk__fork(name, NULL);
+  pid_t pid = mpk__fork(name, NULL, p);
   if (pid == 0)
-    worker_child(p, id, pr->pidfd, p->W, NULL, NULL);
+    worker_child(p, id, NULL, NULL);
   if (pid < 0)
     return (int)pid;
-  int fd = mpk__pidfd_open(pid);
+  int fd = mpk__pidfd_open_owned(pid, p);
   if (fd < 0) {
     kill(pid, SIGKILL);
     int st;
@@ -351,7 +324,7 @@ int mpk__procs_pollfds(mpk__procs *pr, int *fds, unsigned *ids, int cap) {
 
 static void server_lost(mpk__procs *pr,
                         void (*cb)(mpk_pool_t *, unsigned, int)) {
-  close(pr->sock);
+  mpk__fd_close(pr->sock);
   pr->sock = -1;
   /* The server died: its workers died with it (PR_SET_PDEATHSIG). */
   for (unsigned i = 0; i < pr->p->W; i++) {
@@ -400,7 +373,7 @@ void mpk__procs_handle(mpk__procs *pr, int fd,
     int st = 0;
     if (mpk__reap(pr->pid[i], &st) == MPK_EAGAIN)
       return;
-    close(pr->pidfd[i]);
+    mpk__fd_close(pr->pidfd[i]);
     pr->pidfd[i] = -1;
     pr->pid[i] = 0;
     cb(p, i, st);
@@ -426,12 +399,10 @@ void mpk__procs_close(mpk__procs *pr, bool kill_first) {
   mpk__deadline_init(&forever, MPK_FOREVER);
   if (pr->server_mode) {
     /* Closing our end makes the server kill, reap and exit. */
-    if (pr->sock >= 0)
-      close(pr->sock);
+    mpk__fd_close(pr->sock);
     int st;
     mpk__wait_child(pr->server, pr->server_pidfd, &forever, &st);
-    if (pr->server_pidfd >= 0)
-      close(pr->server_pidfd);
+    mpk__fd_close(pr->server_pidfd);
   } else {
     for (unsigned i = 0; i < p->W; i++)
       if (pr->pid[i] > 0 && kill_first)
@@ -441,7 +412,7 @@ void mpk__procs_close(mpk__procs *pr, bool kill_first) {
         continue;
       int st;
       mpk__wait_child(pr->pid[i], pr->pidfd[i], &forever, &st);
-      close(pr->pidfd[i]);
+      mpk__fd_close(pr->pidfd[i]);
     }
   }
   for (unsigned i = 0; i < p->W; i++)

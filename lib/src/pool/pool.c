@@ -15,6 +15,7 @@
 
 #include "internal/config.h"
 #include "internal/shm.h"
+#include "internal/spawn.h"
 #include "mpk/shm.h"
 #include "mpk/topo.h"
 #include "pool/pool_internal.h"
@@ -117,14 +118,9 @@ static void pool_destroy(mpk_pool_t *p) {
   free_cpus(p->cpus, p->W);
   free(p->pu_worker);
   free(p->owner);
-  if (p->efd >= 0)
-    close(p->efd);
-  if (p->life_w >= 0) {
-    mpk__lifeline_remove(p->life_w);
-    close(p->life_w);
-  }
-  if (p->life_r >= 0)
-    close(p->life_r);
+  mpk__fd_close(p->efd);
+  mpk__fd_close(p->life_w);
+  mpk__fd_close(p->life_r);
   pthread_mutex_destroy(&p->mu);
   pthread_mutex_destroy(&p->start_mu);
   pthread_cond_destroy(&p->start_cv);
@@ -267,17 +263,22 @@ static int pool_setup(mpk_pool_t *p, const mpk_pool_opts *o) {
     return MPK_ENOMEM;
   p->next_seq = 1;
   p->min_pos = 1;
-  p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (p->efd < 0)
-    return MPK_EAGAIN;
-  if (p->backend == MPK_PROCESS) {
-    int life[2];
-    if (pipe2(life, O_CLOEXEC) != 0)
-      return MPK_EAGAIN;
-    p->life_r = life[0];
-    p->life_w = life[1];
-    mpk__lifeline_add(p->life_w);
-  }
+  /* The workers write to the eventfd and poll the lifeline's read end;
+     only this process holds its write end (internal/spawn.h). */
+  int life[2] = {-1, -1};
+  mpk__fds_lock();
+  int efd = mpk__fd_own_locked(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), p,
+                               MPK__FD_SHARED);
+  rc = efd < 0 ? efd : MPK_OK;
+  if (rc == MPK_OK && p->backend == MPK_PROCESS)
+    rc = mpk__fd_own_pair_locked(pipe2(life, O_CLOEXEC), life, p,
+                                 MPK__FD_SHARED, MPK__FD_PRIVATE);
+  mpk__fds_unlock();
+  p->efd = efd < 0 ? -1 : efd;
+  p->life_r = life[0];
+  p->life_w = life[1];
+  if (rc != MPK_OK)
+    return rc;
   if (p->backend == MPK_THREAD)
     p->start = MPK_START_FORK;
   else if (o->start == MPK_START_AUTO)

@@ -345,8 +345,8 @@ struct mpk_pool {
   bool monitor_on;
   int efd;              /* eventfd: wakes the monitor */
   int life_r, life_w;   /* lifeline pipe (process backend): only this
-                           process holds the write end; a worker exits
-                           when it reads EOF (parent gone) */
+                           process holds the write end (MPK__FD_PRIVATE);
+                           a worker exits when it reads EOF (parent gone) */
   _Atomic int mon_cmd;  /* MPK__MON_* request */
   struct mpk__mon *mon; /* monitor-private state */
 
@@ -447,10 +447,6 @@ void mpk__procs_handle(mpk__procs *pr, int fd,
 int mpk__procs_kill(mpk__procs *pr, unsigned id, int sig);
 /* Kill every worker, reap them all (and the fork server); close. */
 void mpk__procs_close(mpk__procs *pr, bool kill_first);
-/* Lifelines: write ends of every pool's lifeline pipe in this process, so a
-   new worker (or fork server) closes them all and holds none. */
-void mpk__lifeline_add(int wfd);
-void mpk__lifeline_remove(int wfd);
 
 /* Thread backend. */
 int mpk__threads_spawn(mpk_pool_t *p, pthread_t *t, unsigned id);

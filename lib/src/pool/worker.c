@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal/spawn.h"
 #include "internal/topo.h"
 #include "mpk/topo.h"
 #include "pool/pool_internal.h"
@@ -84,8 +85,15 @@ static inline bool halted(const wk *w, mpk__job *j) {
 }
 
 static size_t rss_bytes(wk *w) {
-  if (w->statm < 0)
-    w->statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (w->statm < 0) {
+    /* Registered: a fork from a kernel (or, with MPK_THREAD, from the
+       parent) must not carry it off. */
+    mpk__fds_lock();
+    int fd = mpk__fd_own_locked(open("/proc/self/statm", O_RDONLY | O_CLOEXEC),
+                                w, MPK__FD_PRIVATE);
+    mpk__fds_unlock();
+    w->statm = fd < 0 ? -1 : fd;
+  }
   if (w->statm < 0)
     return 0;
   char buf[128];
@@ -475,8 +483,7 @@ int mpk__worker_loop(mpk_pool_t *p, unsigned id) {
       break;
     idle(&w, pos);
   }
-  if (w.statm >= 0)
-    close(w.statm);
+  mpk__fd_close(w.statm);
   return rc;
 }
 
