@@ -368,8 +368,12 @@ static void test_64mib_message(void) {
 
 /* A receive that times out part-way through a message keeps what it read;
    the next receive completes the same message. The sender is stopped with
-   SIGSTOP after its first bytes arrive, so the message cannot complete in
-   time (it is far larger than the kernel's buffer). */
+   SIGSTOP after its first bytes arrive, and the test waits until the kernel
+   reports it stopped (kill() only queues the signal: a sender that never
+   has to wait inside its one big write() would finish the whole message
+   before it notices the signal). Once it is stopped, at most the kernel's
+   buffer of the message is readable, far less than its size, so the
+   message cannot complete however fast or slow the machine is. */
 static void partial_then_complete(int duplex) {
   const size_t size = (size_t)8 << 20;
   pair_arg pa = {.size = size};
@@ -377,6 +381,9 @@ static void partial_then_complete(int duplex) {
   pid_t pid = check_fork(child_big_sender, &pa);
   CHECK_EQ(mpk_conn_poll(pa.a, 10), 1);
   CHECK_EQ(kill(pid, SIGSTOP), 0);
+  int st = 0;
+  CHECK_EQ(waitpid(pid, &st, WUNTRACED), pid);
+  CHECK(WIFSTOPPED(st));
   unsigned char *buf = malloc(size);
   CHECK(buf != NULL);
   size_t len = 0;
