@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "internal/robust.h"
+#include "internal/shm.h"
 #include "mpk/error.h"
 #include "mpk/shm.h"
 
@@ -45,10 +46,9 @@ static size_t elem_size(mpk_type t) {
   }
 }
 
-/* A handle from mpk_array_new that was not freed (or NULL: 0). A pointer
-   to anything else is caught only when its first word is not the magic. */
+/* A handle from mpk_array_new that was not freed (internal/shm.h). */
 static inline int live(const mpk_array_t *a) {
-  return a != NULL && ((uintptr_t)a & 63) == 0 && a->magic == ARRAY_MAGIC;
+  return MPK__SHM_LIVE(a, ARRAY_MAGIC);
 }
 
 int mpk_array_new(mpk_array_t **out, mpk_type t, size_t n, int locked) {

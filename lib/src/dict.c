@@ -31,6 +31,7 @@
 
 #include "internal/dict.h"
 #include "internal/robust.h"
+#include "internal/shm.h"
 #include "mpk/error.h"
 #include "mpk/shm.h"
 
@@ -108,7 +109,7 @@ static size_t key_len(const char *key) {
 }
 
 static int dict_ok(const mpk_dict_t *d) {
-  return d != NULL && mpk_shm_contains(d) && d->magic == DICT_MAGIC;
+  return MPK__SHM_LIVE(d, DICT_MAGIC);
 }
 
 static const char *entry_key(const dict_entry *e) {
@@ -159,7 +160,7 @@ static void repair_locked(mpk_dict_t *d) {
     dict_entry *e = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
     if (e == NULL)
       continue;
-    if (e != TOMB && (!mpk_shm_contains(e) || e->magic != ENTRY_MAGIC)) {
+    if (e != TOMB && !MPK__SHM_LIVE(e, ENTRY_MAGIC)) {
       atomic_store_explicit(&t->slot[i], TOMB, memory_order_release);
       e = TOMB;
     }
@@ -472,8 +473,8 @@ int mpk__dict_check(mpk_dict_t *d) {
     }
     live++;
     size_t at;
-    ok = mpk_shm_contains(e) && e->magic == ENTRY_MAGIC &&
-         e->klen == strlen(e->data) && e->hash == hash_key(e->data, e->klen) &&
+    ok = MPK__SHM_LIVE(e, ENTRY_MAGIC) && e->klen == strlen(e->data) &&
+         e->hash == hash_key(e->data, e->klen) &&
          probe(t, e->data, e->klen, e->hash, &at) == i;
   }
   ok = ok && live == d->count && live + tombs == d->used &&

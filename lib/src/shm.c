@@ -109,7 +109,8 @@ _Static_assert(sizeof(size_t) == 8, "the shared heap needs a 64-bit target");
 
 /* ---- process-local state (copied into every forked child) ------------- */
 
-mpk__shm_layout mpk__shm_g; /* (internal/shm_span.h) */
+mpk__shm_layout mpk__shm_g;    /* (internal/shm_span.h) */
+mpk__shm_area_t mpk__shm_area; /* (internal/shm.h) */
 static _Atomic(struct mpk__shm_region *) g_ready;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 /* Why the region could not be set up (read after g_once): MPK_ENOMEM, or
@@ -518,6 +519,10 @@ static void init_once(void) {
   mpk__shm_g.data_bytes = (size_t)r->n_spans << MPK__SPAN_SHIFT;
   mpk__shm_g.first_unit = (uint32_t)(r->data_off >> UNIT_SHIFT);
   mpk__shm_g.end_unit = mpk__shm_g.first_unit + r->n_spans * UNITS_PER_SPAN;
+  atomic_store_explicit(&mpk__shm_area.lo, (uintptr_t)mpk__shm_g.data,
+                        memory_order_relaxed);
+  atomic_store_explicit(&mpk__shm_area.bytes, mpk__shm_g.data_bytes,
+                        memory_order_release);
   atomic_store_explicit(&g_ready, r, memory_order_release);
 }
 

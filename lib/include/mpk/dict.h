@@ -35,8 +35,9 @@
  * harmless: that thread keeps the mutex and releases it as usual, and the
  * child waits for it like any other process.
  *
- * "d not a dict" below means a pointer outside the shared heap or one whose
- * magic word is not a live dict's (for example one already freed).
+ * "d not a dict" below means a bad handle as mpk/shm.h defines it: NULL, a
+ * pointer outside the shared heap or not at the start of a dict, another
+ * kind of object, or a dict already freed whose memory was not reused.
  */
 #ifndef MPK_DICT_H
 #define MPK_DICT_H

@@ -15,11 +15,14 @@
  * from then on (the byte stream cannot be re-synchronised).
  *
  * Handles are ordinary per-process objects (malloc'd), like Python's
- * Connection. After fork() both processes hold both ends; mpk_conn_close()
- * closes the caller's copy only, and a reader sees MPK_EEOF once every copy
- * of the sending end, in every process, is closed and the data is drained.
- * Close the ends a process does not use right after forking, or EOF never
- * comes (exactly as in Python).
+ * Connection. NULL gets the answer each call lists (MPK_EINVAL, a no-op);
+ * any other pointer that is not a live handle from mpk_pipe (one already
+ * freed, another object, garbage) is undefined behaviour, as for FILE *:
+ * it cannot be checked without being read. After fork() both processes hold
+ * both ends; mpk_conn_close() closes the caller's copy only, and a reader sees
+ * MPK_EEOF once every copy of the sending end, in every process, is closed and
+ * the data is drained. Close the ends a process does not use right after
+ * forking, or EOF never comes (exactly as in Python).
  *
  * The receiver reads ahead, for speed: one read(2) takes whatever is
  * queued (up to 64 KiB), so a small message costs one system call, and

@@ -143,6 +143,14 @@
  * parent; inside a callback, blocking pool calls (a synchronous call,
  * mpk_async_wait on an unfinished call, mpk_iter_next, join) return
  * MPK_EDEADLK; async submissions are allowed.
+ *
+ * Handles. Pools (MPI pools included), async handles and iterators are
+ * malloc'd objects of the process that made them, not shared-heap objects,
+ * so unlike the handles of mpk/shm.h they cannot be checked without being
+ * read: NULL gets the answer each call lists (MPK_EINVAL, 0, -1, a no-op),
+ * and any other pointer that is not a live handle of the call's type (one
+ * already freed, an object of another type, garbage) is undefined
+ * behaviour, as for FILE * or pthread handles.
  */
 #ifndef MPK_POOL_H
 #define MPK_POOL_H

@@ -46,6 +46,11 @@
  * poll or signal through them (those processes are its siblings): such
  * calls return MPK_ECHILD, even when a thread of the parent was using the
  * handle at the moment of the fork. It may free its copies.
+ *
+ * Handles are malloc'd objects, not shared-heap objects: NULL gets the
+ * answer each call lists (MPK_EINVAL, 0, NULL, a no-op), and any other
+ * pointer that is not a live handle from mpk_process_new (one already
+ * freed, another object, garbage) is undefined behaviour, as for FILE *.
  */
 #ifndef MPK_PROCESS_H
 #define MPK_PROCESS_H

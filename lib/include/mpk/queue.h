@@ -47,6 +47,11 @@
  * Ownership is per thread id, so all users must share one PID namespace
  * (true for forked children), and /proc should be mounted (without it, an
  * exited but unreaped owner still counts as alive).
+ *
+ * "Not a queue" below means a bad handle as mpk/shm.h defines it: NULL, a
+ * pointer outside the shared heap or not at the start of a queue, another
+ * kind of object, or a freed queue whose memory was not reused. Every call
+ * checks for it first and never crashes on one.
  */
 #ifndef MPK_QUEUE_H
 #define MPK_QUEUE_H
@@ -90,8 +95,8 @@ MPK_API int mpk_queue_new(mpk_queue_t **q, size_t capacity_bytes, int flags);
 
 /* Copy len bytes from buf into the queue, waiting up to `timeout` seconds
    for room. len 0 is a valid message (buf may then be NULL).
-   Errors: MPK_EINVAL (q or buf NULL with len > 0, NaN timeout, not a
-   queue), MPK_EMSGSIZE (len > mpk_queue_max_msg(q): can never fit),
+   Errors: MPK_EINVAL (q not a queue, buf NULL with len > 0, NaN
+   timeout), MPK_EMSGSIZE (len > mpk_queue_max_msg(q): can never fit),
    MPK_ECLOSED (the queue is closed, also when closed while waiting),
    MPK_EFULL (timeout 0 and no room), MPK_ETIMEDOUT (no room before the
    timeout), MPK_EDEADLK (called from a signal handler that interrupted a
@@ -106,8 +111,8 @@ MPK_API int mpk_queue_put(mpk_queue_t *q, const void *buf, size_t len,
 /* Take the oldest message, waiting up to `timeout` seconds for one. On
    success copies it into buf (cap bytes available) and sets *len to its
    size. buf may be NULL only when cap is 0.
-   Errors: MPK_EINVAL (q or len NULL, buf NULL with cap > 0, NaN timeout,
-   not a queue), MPK_EMSGSIZE (the message is larger than cap: *len is set
+   Errors: MPK_EINVAL (q not a queue, len NULL, buf NULL with cap > 0,
+   NaN timeout), MPK_EMSGSIZE (the message is larger than cap: *len is set
    to its size and the message stays queued, so a get with a big enough
    buffer returns it), MPK_ECLOSED (closed and drained; also wakes a get
    blocked in any process when the queue is closed empty), MPK_EEMPTY
@@ -132,20 +137,21 @@ MPK_API int mpk_queue_get_nowait(mpk_queue_t *q, void *buf, size_t cap,
                                  size_t *len);
 
 /* Number of messages queued: an exact snapshot, out of date as soon as
-   others put or get. MPK_EINVAL (negative) for NULL. MT-safe, MP-safe. */
+   others put or get. MPK_EINVAL (negative) when not a queue. MT-safe, MP-safe.
+ */
 MPK_API long mpk_queue_qsize(mpk_queue_t *q);
 
-/* 1 when no message is queued, 0 otherwise; MPK_EINVAL for NULL.
+/* 1 when no message is queued, 0 otherwise; MPK_EINVAL when not a queue.
    Snapshot. MT-safe, MP-safe. */
 MPK_API int mpk_queue_empty(mpk_queue_t *q);
 
 /* 1 when not even an empty message (8 bytes) fits, 0 otherwise; MPK_EINVAL
-   for NULL. A larger message may still not fit when this is 0. Snapshot.
-   MT-safe, MP-safe. */
+   when not a queue. A larger message may still not fit when this is 0.
+   Snapshot. MT-safe, MP-safe. */
 MPK_API int mpk_queue_full(mpk_queue_t *q);
 
 /* Ring size in bytes (capacity_bytes rounded up to 8) and the largest
-   message that fits (ring - 8). 0 for NULL. MT-safe, MP-safe. */
+   message that fits (ring - 8). 0 when not a queue. MT-safe, MP-safe. */
 MPK_API size_t mpk_queue_capacity(const mpk_queue_t *q);
 MPK_API size_t mpk_queue_max_msg(const mpk_queue_t *q);
 
@@ -154,31 +160,33 @@ MPK_API size_t mpk_queue_max_msg(const mpk_queue_t *q);
    get blocked in any process is woken. When close returns no put can still
    add a message. Closing twice is MPK_OK. Waits only for a put that is in
    the middle of copying. Unlike Python's close (which only concerns the
-   calling process) this closes the shared queue. MPK_EINVAL for NULL.
+   calling process) this closes the shared queue. MPK_EINVAL when not a
+   queue.
    MT-safe, MP-safe. If the closer dies half-way, the next get (or close)
    completes the close. */
 MPK_API int mpk_queue_close(mpk_queue_t *q);
 
 /* JoinableQueue: mark one task (a message taken by get) as finished.
    Errors: MPK_EOVERFLOW (called more times than messages were put; nothing
-   changes), MPK_ENOTSUP (not a JoinableQueue), MPK_EINVAL (NULL).
+   changes), MPK_ENOTSUP (not a JoinableQueue), MPK_EINVAL (not a queue).
    MT-safe, MP-safe, AS-safe. */
 MPK_API int mpk_queue_task_done(mpk_queue_t *q);
 
 /* JoinableQueue: wait until every message put so far has been matched by a
    task_done (the unfinished count is 0). MPK_ETIMEDOUT when that did not
    happen before the timeout, MPK_ENOTSUP (not a JoinableQueue), MPK_EINVAL
-   (NULL, NaN timeout). A consumer killed after taking a message and before
-   its task_done leaves that task unfinished forever (as in Python): join
+   (not a queue, NaN timeout). A consumer killed after taking a message and
+   before its task_done leaves that task unfinished forever (as in Python): join
    then times out. MT-safe, MP-safe. */
 MPK_API int mpk_queue_join(mpk_queue_t *q, double timeout);
 
 /* Unfinished tasks of a JoinableQueue (puts minus task_done calls); 0 for a
-   plain queue; MPK_EINVAL (negative) for NULL. Snapshot. MT-safe, MP-safe. */
+   plain queue; MPK_EINVAL (negative) when not a queue. Snapshot. MT-safe,
+   MP-safe. */
 MPK_API long mpk_queue_unfinished(mpk_queue_t *q);
 
-/* Free the queue (NULL: no-op). No process or thread may use it afterwards,
-   and none may be blocked in it. MT-safe, MP-safe. */
+/* Free the queue (not a queue, NULL included: no-op). No process or thread may
+   use it afterwards, and none may be blocked in it. MT-safe, MP-safe. */
 MPK_API void mpk_queue_free(mpk_queue_t *q);
 
 MPK_END_DECLS

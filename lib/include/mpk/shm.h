@@ -34,6 +34,20 @@
  * plus at most the block it was allocating or freeing (or a fresh slab of
  * at most 512 KiB; or, killed during the rare out-of-memory sweep of the
  * free lists, the free blocks of one size class).
+ *
+ * Handles of shared objects. Every object mpk makes in the shared heap
+ * (Queue, Lock, RLock, Semaphore, Event, Condition, Barrier, Value/Array,
+ * Dict) is checked at the start of every call on it: a pointer that is not
+ * a live object of the call's kind is a "bad handle", answered with
+ * MPK_EINVAL (or the 0 / NULL the call documents for one; a free ignores
+ * it), never a crash. Bad handles are NULL; any pointer outside the shared
+ * heap (0x40, the stack, malloc'd memory, a copy of an object); a pointer
+ * into a block that is not the start of an object; an object of another
+ * kind; and a freed object, as long as its memory was not handed out again.
+ * The check is a range test and a magic word per kind, so two things
+ * cannot be caught: a freed object whose block was reused by a new object
+ * of the same kind (the handle then names the new object), and other
+ * shared memory that holds a copy of a live object's first bytes.
  */
 #ifndef MPK_SHM_H
 #define MPK_SHM_H
@@ -113,8 +127,9 @@ MPK_API int mpk_array_new(mpk_array_t **a, mpk_type t, size_t n, int locked);
 /* The elements (in the shared heap, 64-byte aligned: valid in every
    process forked after mpk_array_new, and in the creator). The array
    handle itself lives in the shared heap too, so it can be passed to
-   children as is. NULL for a NULL or freed array. Length: 0, type:
-   MPK_CHAR for a NULL or freed array. MT-safe, MP-safe, AS-safe. */
+   children as is. NULL for a bad handle (see the top: NULL, freed, not an
+   array). Length: 0, type: MPK_CHAR for a bad handle. MT-safe, MP-safe,
+   AS-safe. */
 MPK_API void *mpk_array_data(mpk_array_t *a);
 MPK_API size_t mpk_array_len(const mpk_array_t *a);
 MPK_API mpk_type mpk_array_type(const mpk_array_t *a);
@@ -122,11 +137,11 @@ MPK_API mpk_type mpk_array_type(const mpk_array_t *a);
 /* The array's lock (a robust mutex; it belongs to the thread that locked
    it). lock: MPK_OK, MPK_EOWNERDEAD (held; the previous holder died holding
    it, the elements may be half-updated), MPK_EDEADLK (the caller holds it
-   already), MPK_ENOTSUP when created unlocked, MPK_EINVAL for NULL or a
-   freed array. Blocks without limit. unlock: MPK_OK, MPK_EPERM when the
-   calling thread does not hold it, MPK_ENOTSUP, MPK_EINVAL.
-   MT-safe, MP-safe. A lock held across fork() stays held by the parent's
-   thread; the child does not hold it. */
+   already), MPK_ENOTSUP when created unlocked, MPK_EINVAL for a bad
+   handle (see the top). Blocks without limit. unlock: MPK_OK, MPK_EPERM when
+   the calling thread does not hold it, MPK_ENOTSUP, MPK_EINVAL. MT-safe,
+   MP-safe. A lock held across fork() stays held by the parent's thread; the
+   child does not hold it. */
 MPK_API int mpk_array_lock(mpk_array_t *a);
 MPK_API int mpk_array_unlock(mpk_array_t *a);
 
@@ -136,7 +151,8 @@ MPK_API int mpk_array_unlock(mpk_array_t *a);
    from long: an MPK_INT element takes v modulo 2^32 and wraps on overflow;
    an MPK_SIZE element above LONG_MAX reads back negative (cast it to
    size_t). Preconditions (checked with a return of 0 / no effect and, for
-   compare_exchange, MPK_EINVAL): a live array, i < len, an integer type.
+   compare_exchange, MPK_EINVAL): a live array (not a bad handle, see the
+   top), i < len, an integer type.
    The lock is not involved: atomics and locked sections do not exclude
    each other. MT-safe, MP-safe, AS-safe. */
 MPK_API long mpk_array_load(mpk_array_t *a, size_t i);
@@ -149,9 +165,9 @@ MPK_API long mpk_array_fetch_add(mpk_array_t *a, size_t i, long delta);
 MPK_API int mpk_array_compare_exchange(mpk_array_t *a, size_t i, long *expected,
                                        long desired);
 
-/* Free the array (NULL or an already freed array that was not reused:
-   no-op). No process may use it afterwards; it must not be locked.
-   MT-safe, MP-safe. */
+/* Free the array (a bad handle, e.g. NULL or an already freed array that
+   was not reused: no-op). No process may use it afterwards; it must not be
+   locked. MT-safe, MP-safe. */
 MPK_API void mpk_array_free(mpk_array_t *a);
 
 MPK_END_DECLS

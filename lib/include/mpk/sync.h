@@ -34,9 +34,11 @@
  * be released by anyone. After fork() the child holds none of the locks the
  * parent held (it cannot release them: MPK_EPERM).
  *
- * Errors common to every call: MPK_EINVAL for a NULL handle or out-pointer,
- * a handle that is not a live object of the right kind, or a NaN timeout.
- * A failed call changes nothing.
+ * Errors common to every call: MPK_EINVAL for a NULL out-pointer, a NaN
+ * timeout, or a bad handle: one that is not a live object of the right kind
+ * (NULL, outside the shared heap, not the start of an object, another kind,
+ * or freed and not reused; mpk/shm.h, "Handles"). A bad handle never
+ * crashes a call; mpk_x_free ignores it. A failed call changes nothing.
  */
 #ifndef MPK_SYNC_H
 #define MPK_SYNC_H

@@ -18,12 +18,15 @@
 #include "internal/clock.h"
 #include "internal/futex.h"
 #include "internal/robust.h"
+#include "internal/shm.h"
 #include "internal/spin.h"
 #include "mpk/shm.h"
 #include "mpk/sync.h"
 
-/* Magic words: the first 4 bytes of each object. A freed object gets
-   MPK__SYNC_FREED, so a stale handle is MPK_EINVAL, not undefined. */
+/* Magic words: the first 4 bytes of each object, checked with
+   MPK__SHM_LIVE (internal/shm.h) by every call. A freed object gets
+   MPK__SYNC_FREED (then the heap's free-list link), so a stale handle is
+   MPK_EINVAL, not undefined, until its memory is handed out again. */
 enum {
   MPK__LOCK_MAGIC = 0x4b434f4cu,    /* "LOCK" */
   MPK__RLOCK_MAGIC = 0x4b4c4c52u,   /* "RLLK" */
@@ -50,9 +53,9 @@ struct mpk_lock {
 _Static_assert(sizeof(struct mpk_lock) == 64, "a Lock is one cache line");
 _Static_assert(alignof(struct mpk_lock) == 64, "Lock alignment");
 
-/* l is a live Lock (non-NULL, right magic). */
+/* l is a live Lock (in the shared heap, right magic). */
 static inline bool mpk__lock_valid(const mpk_lock_t *l) {
-  return l != NULL && l->magic == MPK__LOCK_MAGIC;
+  return MPK__SHM_LIVE(l, MPK__LOCK_MAGIC);
 }
 
 /* 1 when the calling thread holds l. MT-safe. */

@@ -16,6 +16,7 @@
 #include "internal/clock.h"
 #include "internal/futex.h"
 #include "internal/robust.h"
+#include "internal/shm.h"
 #include "mpk/queue.h"
 
 #define QUEUE_MAGIC 0x4d504b51u /* "MPKQ" */
@@ -185,7 +186,7 @@ static inline void ring_read(queue *q, uint32_t off, void *dst, size_t n) {
 }
 
 static inline bool valid(const queue *q) {
-  return q != NULL && q->magic == QUEUE_MAGIC;
+  return MPK__SHM_LIVE(q, QUEUE_MAGIC);
 }
 static inline int64_t ts_ns(const struct timespec *ts) {
   return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;

@@ -69,7 +69,7 @@ static uint64_t next_round(uint64_t s, unsigned reset) {
 }
 
 static bool valid(const mpk_barrier_t *b) {
-  return b != NULL && b->magic == MPK__BARRIER_MAGIC;
+  return MPK__SHM_LIVE(b, MPK__BARRIER_MAGIC);
 }
 
 int mpk_barrier_new(mpk_barrier_t **out, unsigned parties) {

@@ -40,7 +40,7 @@ _Static_assert(sizeof(struct mpk_cond) == 64, "a Condition is one cache line");
 _Static_assert(alignof(struct mpk_cond) == 64, "Condition alignment");
 
 static bool valid(const mpk_cond_t *c) {
-  return c != NULL && c->magic == MPK__COND_MAGIC;
+  return MPK__SHM_LIVE(c, MPK__COND_MAGIC);
 }
 
 int mpk_cond_new(mpk_cond_t **out, mpk_lock_t *lock) {

@@ -31,7 +31,7 @@ _Static_assert(sizeof(struct mpk_event) == 64, "an Event is one cache line");
 _Static_assert(alignof(struct mpk_event) == 64, "Event alignment");
 
 static bool valid(const mpk_event_t *e) {
-  return e != NULL && e->magic == MPK__EVENT_MAGIC;
+  return MPK__SHM_LIVE(e, MPK__EVENT_MAGIC);
 }
 
 int mpk_event_new(mpk_event_t **out) {

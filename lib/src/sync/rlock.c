@@ -5,7 +5,7 @@
 #include "mpk/shm.h"
 
 static bool valid(const mpk_rlock_t *l) {
-  return l != NULL && l->magic == MPK__RLOCK_MAGIC;
+  return MPK__SHM_LIVE(l, MPK__RLOCK_MAGIC);
 }
 
 int mpk_rlock_new(mpk_rlock_t **out) {

@@ -39,7 +39,7 @@ _Static_assert(sizeof(struct mpk_sem) == 64, "a Semaphore is one cache line");
 _Static_assert(alignof(struct mpk_sem) == 64, "Semaphore alignment");
 
 static bool valid(const mpk_sem_t *s) {
-  return s != NULL && s->magic == MPK__SEM_MAGIC;
+  return MPK__SHM_LIVE(s, MPK__SEM_MAGIC);
 }
 
 int mpk_sem_new(mpk_sem_t **out, unsigned value, int bounded) {
