@@ -351,9 +351,13 @@ int mpk__call_finish(mpk__call *c) {
   c->err_signal = sig;
   if (code == MPK_ETASK || code == MPK_EWORKER || code == MPK_ETIMEDOUT)
     mpk__set_last_error(p, code, idx, st, sig);
-  /* release: everything we did with the slot happens before its reuse */
-  atomic_store_explicit(&p->owner[c->seq & (p->R - 1)], NULL,
-                        memory_order_release);
+  /* seq_cst, not only release (everything we did with the slot happens
+     before its reuse): a submitter waiting for this slot bumps `waiters`
+     and then reads owner; we store owner and then read `waiters` in
+     mpk__progress_wake. Both sides seq_cst, one of us sees the other (a
+     release store could pass our load of `waiters`, and the wake-up would
+     be lost). */
+  atomic_store(&p->owner[c->seq & (p->R - 1)], NULL);
   c->finished = true;
   mpk__progress_wake(p->ctl); /* a submitter may wait for this slot */
   return code;
