@@ -27,13 +27,17 @@ void *mpk__pool_alloc(const mpk_pool_t *p, size_t size) {
   return aligned_alloc(64, (size + 63) & ~(size_t)63);
 }
 
-void mpk__pool_free_mem(const mpk_pool_t *p, void *mem) {
+void mpk__mem_free(mpk_backend backend, void *mem) {
   if (mem == NULL)
     return;
-  if (p->backend == MPK_PROCESS)
+  if (backend == MPK_PROCESS)
     mpk_shm_free(mem);
   else
     free(mem);
+}
+
+void mpk__pool_free_mem(const mpk_pool_t *p, void *mem) {
+  mpk__mem_free(p->backend, mem);
 }
 
 int mpk__prep_copy(const mpk_pool_t *p, const void *src, size_t size,
@@ -86,6 +90,13 @@ static bool slot_free_locked(mpk_pool_t *p, uint64_t t) {
   return p->min_pos > need;
 }
 
+/* The pool takes no more jobs: a submission would fail, not wait. */
+static bool refusing(mpk_pool_t *p) {
+  int st = atomic_load(&p->state);
+  return st == MPK__P_TERMINATED || st == MPK__P_JOINED ||
+         atomic_load(&p->broken);
+}
+
 typedef struct {
   mpk_pool_t *p;
   uint64_t t;
@@ -94,12 +105,18 @@ typedef struct {
 static bool slot_pred(void *arg) {
   slot_wait *sw = arg;
   mpk_pool_t *p = sw->p;
-  if (atomic_load(&p->state) == MPK__P_TERMINATED ||
-      atomic_load(&p->state) == MPK__P_JOINED || atomic_load(&p->broken))
+  if (refusing(p))
     return true;
   if (atomic_load(&p->owner[sw->t & (p->R - 1)]) != NULL)
     return false;
   return sw->t <= p->R || min_pos(p) > sw->t - p->R;
+}
+
+bool mpk__ring_has_room(mpk_pool_t *p) {
+  pthread_mutex_lock(&p->mu);
+  bool room = refusing(p) || slot_free_locked(p, p->next_seq);
+  pthread_mutex_unlock(&p->mu);
+  return room;
 }
 
 static void publish(mpk_pool_t *p, uint64_t t, const mpk__job *j) {
@@ -118,14 +135,15 @@ static void publish(mpk_pool_t *p, uint64_t t, const mpk__job *j) {
 }
 
 int mpk__call_submit(mpk__call *c, int (*fill)(mpk__call *, mpk__job *, void *),
-                     void *arg, bool allow_closed) {
+                     void *arg, unsigned flags) {
   mpk_pool_t *p = c->pool;
   mpk__deadline forever;
   mpk__deadline_init(&forever, MPK_FOREVER);
   pthread_mutex_lock(&p->mu);
   for (;;) {
     int st = atomic_load(&p->state);
-    if (st != MPK__P_OPEN && !(allow_closed && st == MPK__P_CLOSED)) {
+    if (st != MPK__P_OPEN &&
+        !((flags & MPK__SUBMIT_CLOSED) && st == MPK__P_CLOSED)) {
       pthread_mutex_unlock(&p->mu);
       return MPK_ESTATE;
     }
@@ -135,6 +153,10 @@ int mpk__call_submit(mpk__call *c, int (*fill)(mpk__call *, mpk__job *, void *),
     }
     if (slot_free_locked(p, p->next_seq))
       break;
+    if (flags & MPK__SUBMIT_NOWAIT) {
+      pthread_mutex_unlock(&p->mu);
+      return MPK_EAGAIN;
+    }
     slot_wait sw = {p, p->next_seq};
     pthread_mutex_unlock(&p->mu);
     mpk__progress_wait(p, slot_pred, &sw, &forever, true);
@@ -351,9 +373,13 @@ int mpk__call_finish(mpk__call *c) {
   c->err_signal = sig;
   if (code == MPK_ETASK || code == MPK_EWORKER || code == MPK_ETIMEDOUT)
     mpk__set_last_error(p, code, idx, st, sig);
-  /* release: everything we did with the slot happens before its reuse */
-  atomic_store_explicit(&p->owner[c->seq & (p->R - 1)], NULL,
-                        memory_order_release);
+  /* seq_cst, not only release (everything we did with the slot happens
+     before its reuse): a submitter, join or a starved iterator waiting for
+     this slot bumps `waiters` and then reads owner; we store owner and then
+     read `waiters` in mpk__progress_wake. Both sides seq_cst, one of us sees
+     the other (a release store could pass our load of `waiters`, and the
+     wake-up would be lost). */
+  atomic_store(&p->owner[c->seq & (p->R - 1)], NULL);
   c->finished = true;
   mpk__progress_wake(p->ctl); /* a submitter may wait for this slot */
   return code;
@@ -361,7 +387,7 @@ int mpk__call_finish(mpk__call *c) {
 
 int mpk__call_run(mpk__call *c, int (*fill)(mpk__call *, mpk__job *, void *),
                   void *arg) {
-  int rc = mpk__call_submit(c, fill, arg, false);
+  int rc = mpk__call_submit(c, fill, arg, 0);
   if (rc != MPK_OK) {
     mpk__call_discard(c);
     return rc;

@@ -191,7 +191,8 @@ int mpk__imap_submit(mpk__call *c, mpk_pool_t *p, mpk_map_fn fn, const char *in,
     if (rc != MPK_OK)
       return rc;
   }
-  int rc = mpk__call_submit(c, fill_map, &a, true);
+  int rc = mpk__call_submit(c, fill_map, &a,
+                            MPK__SUBMIT_CLOSED | MPK__SUBMIT_NOWAIT);
   if (rc != MPK_OK)
     mpk__call_discard(c);
   return rc;

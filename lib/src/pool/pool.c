@@ -122,6 +122,7 @@ static void pool_destroy(mpk_pool_t *p) {
   mpk__fd_close(p->life_w);
   mpk__fd_close(p->life_r);
   pthread_mutex_destroy(&p->mu);
+  pthread_mutex_destroy(&p->iter_mu);
   pthread_mutex_destroy(&p->start_mu);
   pthread_cond_destroy(&p->start_cv);
   free(p);
@@ -306,6 +307,7 @@ int mpk_pool_create(mpk_pool_t **out, const mpk_pool_opts *o) {
   p->efd = -1;
   p->life_r = p->life_w = -1;
   pthread_mutex_init(&p->mu, NULL);
+  pthread_mutex_init(&p->iter_mu, NULL);
   pthread_mutex_init(&p->start_mu, NULL);
   pthread_cond_init(&p->start_cv, NULL);
   p->owner_gen = atomic_load(&g_fork_gen);
@@ -402,6 +404,8 @@ int mpk_pool_join(mpk_pool_t *p) {
     return MPK_OK;
   if (st != MPK__P_CLOSED)
     return MPK_ESTATE;
+  /* Iterators count as submitted in full: their lazy chunks first. */
+  mpk__iters_join(p);
   mpk__deadline forever;
   mpk__deadline_init(&forever, MPK_FOREVER);
   mpk__progress_wait(p, quiet_pred, p, &forever, false);

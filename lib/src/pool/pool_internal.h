@@ -1,12 +1,12 @@
 /* pool/pool_internal.h - the pool's layers and shared layouts.
  *
  * Layers (as libgomp): API entry (pool.c: creation and life cycle; ops.c:
- * for / map / apply; reduce.c; async.c: async calls, completion thread,
- * imap) -> call.c (one call: copies, ring slot, publish, wait, finish) ->
- * job.c (the job descriptor: completion, errors, wake-ups) -> worker.c (the
- * one worker loop, both backends) -> sched.c (pure chunk arithmetic) ->
- * futex / clock primitives. Beside them: monitor.c (the parent's monitor
- * thread: spawns, reaps, replaces, enforces task_timeout),
+ * for / map / apply; reduce.c; async.c: async calls, completion thread;
+ * imap.c: iterators) -> call.c (one call: copies, ring slot, publish, wait,
+ * finish) -> job.c (the job descriptor: completion, errors, wake-ups) ->
+ * worker.c (the one worker loop, both backends) -> sched.c (pure chunk
+ * arithmetic) -> futex / clock primitives. Beside them: monitor.c (the parent's
+ * monitor thread: spawns, reaps, replaces, enforces task_timeout),
  * backend_process.c (fork, fork server, lifelines, worker process entry)
  * and backend_thread.c (pthreads).
  *
@@ -329,7 +329,11 @@ struct mpk_pool {
   int last_code;                      /* mpk_pool_last_error */
   uint64_t last_index;
   int last_status, last_signal;
-  struct mpk__iterlist *iters; /* live iterators */
+  /* Live iterators (imap.c). iter_mu guards the list and is held by
+     join while it drives them; lock order: iter_mu -> an iterator's own
+     mutex -> mu. */
+  pthread_mutex_t iter_mu;
+  struct mpk__iterlist *iters;
   pthread_t completer;
   bool completer_on;
   bool completer_stop;
@@ -529,6 +533,9 @@ void mpk__set_last_error(mpk_pool_t *p, int code, uint64_t index, int status,
    64-byte aligned. NULL on ENOMEM. */
 void *mpk__pool_alloc(const mpk_pool_t *p, size_t size);
 void mpk__pool_free_mem(const mpk_pool_t *p, void *mem);
+/* The same by backend: for memory that outlives its pool (an iterator's
+   results after mpk_pool_free). NULL is a no-op. */
+void mpk__mem_free(mpk_backend backend, void *mem);
 
 /* Before submit (no lock held): copy src (size bytes) into pool memory when
    size > limit, else leave *owned NULL (it will be placed inline by
@@ -548,11 +555,23 @@ void *mpk__place(mpk__job *j, size_t off, const void *src, size_t size,
 #define MPK__INL_C_OFF 192u
 #define MPK__INL_SMALL 64u
 
-/* Reserve a ring slot (waits while the ring is full), let fill(c, j, arg)
-   write the descriptor, publish. MPK_OK or MPK_ESTATE / MPK_EWORKER /
-   fill's error (nothing published). */
+/* mpk__call_submit flags. */
+enum {
+  MPK__SUBMIT_CLOSED = 1u, /* allowed on a closed (not joined) pool */
+  MPK__SUBMIT_NOWAIT = 2u  /* MPK_EAGAIN instead of waiting for a slot */
+};
+
+/* Reserve a ring slot (waits while the ring is full, unless
+   MPK__SUBMIT_NOWAIT), let fill(c, j, arg) write the descriptor, publish.
+   MPK_OK or MPK_ESTATE / MPK_EWORKER / MPK_EAGAIN / fill's error (nothing
+   published). */
 int mpk__call_submit(mpk__call *c, int (*fill)(mpk__call *, mpk__job *, void *),
-                     void *arg, bool allow_closed);
+                     void *arg, unsigned flags);
+
+/* 1 when a submission now would not wait for a ring slot (it may still
+   fail: the pool is terminated, joined or broken). Takes p->mu. A slot
+   found free may be taken by another submitter before ours. */
+bool mpk__ring_has_room(mpk_pool_t *p);
 
 /* 1 when the call's job is complete (or the pool aborted). */
 bool mpk__call_ready(mpk__call *c);
@@ -592,7 +611,8 @@ int mpk__apply_prepare(mpk__call *c, void **args, mpk_pool_t *p, mpk_task_fn fn,
 int mpk__fill_apply(mpk__call *c, mpk__job *j, void *arg);
 /* imap: submit elements [lo, hi) of in as one chunk job writing into
    out_chunk; ctx_shared is the iterator's ctx copy (not owned by the call);
-   in_shared: use `in` in place. Allowed on a closed (not joined) pool. */
+   in_shared: use `in` in place. Allowed on a closed (not joined) pool;
+   never waits for a ring slot (MPK_EAGAIN). */
 int mpk__imap_submit(mpk__call *c, mpk_pool_t *p, mpk_map_fn fn, const char *in,
                      size_t in_size, char *out_chunk, size_t out_size,
                      size_t lo, size_t hi, void *ctx_shared, bool in_shared);
@@ -602,7 +622,13 @@ void mpk__reduce_finish(mpk__call *c);
 
 /* async.c */
 void mpk__async_start_stop(mpk_pool_t *p); /* stop + join the completer */
-void mpk__iters_orphan(mpk_pool_t *p);     /* pool going away */
 bool mpk__in_completer(const mpk_pool_t *p);
+
+/* imap.c. join: submit every chunk of every live iterator and wait until
+   each has completed (results kept for the consumer), or until the pool
+   can take no more. orphan: the pool is going away (after terminate):
+   finish every chunk, keep the results, detach the iterators. */
+void mpk__iters_join(mpk_pool_t *p);
+void mpk__iters_orphan(mpk_pool_t *p);
 
 #endif
