@@ -81,11 +81,11 @@ _Static_assert(alignof(struct mpk_rlock) == 64, "RLock alignment");
 static inline int mpk__rmutex_line_new(size_t size, size_t r_off, void **out) {
   char *b = mpk_shm_calloc(1, size);
   if (b == NULL)
-    return MPK_ENOMEM;
+    return MPK_ENOMEM; /* recorded by mpk_shm_calloc */
   int r = mpk__rmutex_init((mpk__rmutex *)(void *)(b + r_off));
   if (r != MPK_OK) {
     mpk_shm_free(b);
-    return r;
+    return mpk__errf(r, "robust locks are unusable here");
   }
   *out = b;
   return MPK_OK;

@@ -12,6 +12,7 @@
  * submits the next chunk as one is consumed, so memory stays bounded
  * whatever the consumer's speed.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,8 @@ static void *completer_main(void *arg) {
       continue;
     }
     int status = mpk__call_finish(c);
+    if (status != MPK_OK) /* the callback's mpk_errmsg() tells why */
+      mpk__failure_errf(p, &c->err);
     deliver(c->async, status);
     mpk__progress_wake(p->ctl); /* join waits for the async list */
   }
@@ -97,7 +100,7 @@ static int completer_ensure_locked(mpk_pool_t *p) {
   int r = pthread_create(&p->completer, NULL, completer_main, p);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (r != 0)
-    return MPK_EAGAIN;
+    return mpk__errsys(r, MPK_EAGAIN, "pthread_create (completion thread)");
   p->completer_on = true;
   p->completer_stop = false;
   return MPK_OK;
@@ -153,10 +156,10 @@ static int async_begin(mpk_pool_t *p, mpk_done_fn done, void *user,
   if (rc != MPK_OK)
     return rc;
   if (atomic_load(&p->state) != MPK__P_OPEN)
-    return MPK_ESTATE;
+    return mpk__pool_state_err(p);
   *h = calloc(1, sizeof **h);
   if (*h == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for an async handle");
   (*h)->done = done;
   (*h)->user = user;
   return MPK_OK;
@@ -180,7 +183,7 @@ int mpk_pool_map_async(mpk_pool_t *p, mpk_map_fn fn, const void *in,
                        size_t in_size, void *out, size_t out_size, size_t n,
                        const void *ctx, size_t ctx_size, mpk_sched s,
                        mpk_done_fn done, void *user, mpk_async_t **a) {
-  mpk_async_t *h;
+  mpk_async_t *h = NULL;
   int rc = async_begin(p, done, user, a, &h);
   if (rc != MPK_OK)
     return rc;
@@ -193,7 +196,7 @@ int mpk_pool_map_async(mpk_pool_t *p, mpk_map_fn fn, const void *in,
 int mpk_pool_apply_async(mpk_pool_t *p, mpk_task_fn fn, const void *arg,
                          size_t arg_size, void *result, size_t result_size,
                          mpk_done_fn done, void *user, mpk_async_t **a) {
-  mpk_async_t *h;
+  mpk_async_t *h = NULL;
   int rc = async_begin(p, done, user, a, &h);
   if (rc != MPK_OK)
     return rc;
@@ -205,18 +208,23 @@ int mpk_pool_apply_async(mpk_pool_t *p, mpk_task_fn fn, const void *arg,
 
 int mpk_async_wait(mpk_async_t *a, double timeout) {
   if (a == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null("a");
   mpk__deadline d;
   if (mpk__deadline_init(&d, timeout) != MPK_OK)
     return MPK_EINVAL;
   for (;;) {
-    if (atomic_load_explicit(&a->complete, memory_order_acquire))
-      return a->status;
+    if (atomic_load_explicit(&a->complete, memory_order_acquire)) {
+      if (a->status == MPK_OK)
+        return MPK_OK;
+      /* the pool may be gone by now (task_timeout is not shown then) */
+      return mpk__failure_errf(NULL, &a->call.err);
+    }
     if (mpk__in_completer(a->call.pool))
-      return MPK_EDEADLK;
+      return mpk__errf(MPK_EDEADLK, "mpk_async_wait from the completion "
+                                    "thread on a call that has not completed");
     if (mpk__futex_wait(&a->complete, 0, &d) == MPK_ETIMEDOUT &&
         !atomic_load_explicit(&a->complete, memory_order_acquire))
-      return MPK_ETIMEDOUT;
+      return mpk__err(MPK_ETIMEDOUT);
   }
 }
 
@@ -227,7 +235,10 @@ int mpk_async_ready(mpk_async_t *a) {
 void mpk_async_free(mpk_async_t *a) {
   if (a == NULL)
     return;
+  mpk__errstate saved; /* a void call leaves mpk_errmsg alone */
+  mpk__err_save(&saved);
   mpk_async_wait(a, MPK_FOREVER);
+  mpk__err_restore(&saved);
   free(a);
 }
 
@@ -291,7 +302,7 @@ static int refill(mpk_iter_t *it) {
     size_t hi = it->n - lo > it->chunk ? lo + it->chunk : it->n;
     ichunk *c = calloc(1, sizeof *c);
     if (c == NULL)
-      return MPK_ENOMEM;
+      return mpk__errf(MPK_ENOMEM, "no memory for an imap chunk");
     c->lo = lo;
     c->hi = hi;
     c->next = lo;
@@ -299,7 +310,7 @@ static int refill(mpk_iter_t *it) {
     c->out = mpk__pool_alloc(p, (hi - lo) * it->out_size);
     if (c->out == NULL) {
       free(c);
-      return MPK_ENOMEM;
+      return mpk__pool_nomem(p, (hi - lo) * it->out_size, "imap's results");
     }
     int rc = mpk__imap_submit(&c->call, p, it->fn, it->in, it->in_size, c->out,
                               it->out_size, lo, hi, it->ctx, it->in_shared);
@@ -322,16 +333,20 @@ int mpk_pool_imap(mpk_pool_t *p, mpk_map_fn fn, const void *in, size_t in_size,
   int rc = mpk__call_check(p, false);
   if (rc != MPK_OK)
     return rc;
-  if (out == NULL || fn == NULL || in_size == 0 || out_size == 0 ||
-      (n > 0 && in == NULL) || (ctx == NULL && ctx_size > 0) ||
-      (flags & ~MPK_UNORDERED) || n > SIZE_MAX / in_size ||
-      n > SIZE_MAX / out_size)
-    return MPK_EINVAL;
+  if (out == NULL)
+    return mpk__err_null("it");
+  if (flags & ~MPK_UNORDERED)
+    return mpk__errf(MPK_EINVAL, "imap: unknown flag bits 0x%x",
+                     (unsigned)(flags & ~MPK_UNORDERED));
+  /* as map's, with out standing for the iterator's own buffers */
+  rc = mpk__map_args_check(fn, in, in_size, out, out_size, n, ctx, ctx_size);
+  if (rc != MPK_OK)
+    return rc;
   if (atomic_load(&p->state) != MPK__P_OPEN)
-    return MPK_ESTATE;
+    return mpk__pool_state_err(p);
   mpk_iter_t *it = calloc(1, sizeof *it);
   if (it == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for an iterator");
   it->pool = p;
   it->fn = fn;
   it->in = in;
@@ -348,18 +363,22 @@ int mpk_pool_imap(mpk_pool_t *p, mpk_map_fn fn, const void *in, size_t in_size,
   it->ch = calloc(it->window, sizeof *it->ch);
   if (it->ch == NULL) {
     free(it);
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for an iterator");
   }
   if (ctx_size > 0) {
     it->ctx = mpk__pool_alloc(p, ctx_size);
     if (it->ctx == NULL) {
       free(it->ch);
       free(it);
-      return MPK_ENOMEM;
+      return mpk__pool_nomem(p, ctx_size, "imap's ctx");
     }
     memcpy(it->ctx, ctx, ctx_size);
   }
+  mpk__errstate saved;
+  mpk__err_save(&saved);
   rc = refill(it);
+  if (rc != MPK_OK && it->count > 0)
+    mpk__err_restore(&saved); /* absorbed: iter_next submits the rest */
   if (rc != MPK_OK && it->count == 0) {
     mpk__pool_free_mem(p, it->ctx);
     free(it->ch);
@@ -382,7 +401,7 @@ static void chunk_finish(ichunk *c) {
   c->status = mpk__call_finish(&c->call);
   c->done = true;
   if (c->status == MPK_ETASK)
-    c->stop = (size_t)c->call.err_index; /* elements before it are valid */
+    c->stop = (size_t)c->call.err.index; /* elements before it are valid */
   else if (c->status != MPK_OK)
     c->stop = c->lo;
 }
@@ -414,7 +433,7 @@ static int take(mpk_iter_t *it, ichunk *c, size_t *index, void *out) {
     c->reported = true;
     if (index)
       *index = c->stop;
-    return c->status;
+    return mpk__failure_errf(it->pool, &c->call.err);
   }
   return MPK_EEOF;
 }
@@ -428,35 +447,45 @@ static void remove_at(mpk_iter_t *it, unsigned k) {
   it->count--;
 }
 
+/* refill failed with rc in iter_next: the pool was terminated or joined
+   (MPK_ECLOSED, saying why), or no memory. */
+static int refill_failed(int rc) {
+  if (rc != MPK_ESTATE && rc != MPK_EWORKER)
+    return rc;
+  char why[MPK_ERRMSG_MAX];
+  snprintf(why, sizeof why, "%s", mpk_errmsg());
+  return mpk__errf(MPK_ECLOSED, "imap: the rest cannot run: %s", why);
+}
+
 int mpk_iter_next(mpk_iter_t *it, size_t *index, void *out, double timeout) {
   if (it == NULL || out == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null(it == NULL ? "it" : "out");
   mpk__deadline d;
   if (mpk__deadline_init(&d, timeout) != MPK_OK)
     return MPK_EINVAL;
   mpk_pool_t *p = it->pool;
   if (p == NULL)
-    return MPK_ECLOSED;
+    return mpk__errf(MPK_ECLOSED, "imap: the pool was freed");
   if (mpk__in_completer(p))
-    return MPK_EDEADLK;
+    return mpk__errf(MPK_EDEADLK, "mpk_iter_next from an async callback");
   for (;;) {
     if (it->count == 0) {
       if (it->submitted >= it->n)
-        return MPK_EEOF;
+        return mpk__err(MPK_EEOF);
       int rc = refill(it);
-      if (rc != MPK_OK) /* the pool was terminated or joined, or no memory */
-        return rc == MPK_ESTATE || rc == MPK_EWORKER ? MPK_ECLOSED : rc;
+      if (rc != MPK_OK)
+        return refill_failed(rc);
       continue;
     }
     unsigned k = 0;
     if (!it->unordered) {
       if (mpk__progress_wait(p, head_ready, it, &d, true) != MPK_OK)
-        return MPK_ETIMEDOUT;
+        return mpk__err(MPK_ETIMEDOUT);
     } else if (it->cur >= 0) {
       k = (unsigned)it->cur;
     } else {
       if (mpk__progress_wait(p, any_ready, it, &d, true) != MPK_OK)
-        return MPK_ETIMEDOUT;
+        return mpk__err(MPK_ETIMEDOUT);
       while (k < it->count && !chunk_ready(it->ch[k]))
         k++;
       it->cur = (int)k;
@@ -468,9 +497,13 @@ int mpk_iter_next(mpk_iter_t *it, size_t *index, void *out, double timeout) {
       return rc;
     it->cur = -1;
     remove_at(it, k);
+    mpk__errstate saved;
+    mpk__err_save(&saved);
     rc = refill(it);
     if (rc != MPK_OK && rc != MPK_ESTATE && rc != MPK_EWORKER)
       return rc;
+    if (rc != MPK_OK)
+      mpk__err_restore(&saved); /* reported when nothing is left */
   }
 }
 

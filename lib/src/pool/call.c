@@ -36,6 +36,16 @@ void mpk__pool_free_mem(const mpk_pool_t *p, void *mem) {
     free(mem);
 }
 
+int mpk__pool_nomem(const mpk_pool_t *p, size_t size, const char *what) {
+  if (p->backend == MPK_PROCESS)
+    return mpk__errf(MPK_ENOMEM,
+                     "shared heap full: no %zu bytes for %s "
+                     "(MPK_SHM_SIZE sets its size)",
+                     size, what);
+  return mpk__errf(MPK_ENOMEM, "out of memory: no %zu bytes for %s", size,
+                   what);
+}
+
 int mpk__prep_copy(const mpk_pool_t *p, const void *src, size_t size,
                    size_t limit, void **owned) {
   *owned = NULL;
@@ -43,7 +53,7 @@ int mpk__prep_copy(const mpk_pool_t *p, const void *src, size_t size,
     return MPK_OK;
   void *m = mpk__pool_alloc(p, size);
   if (m == NULL)
-    return MPK_ENOMEM;
+    return mpk__pool_nomem(p, size, "a staged copy");
   memcpy(m, src, size);
   *owned = m;
   return MPK_OK;
@@ -127,11 +137,14 @@ int mpk__call_submit(mpk__call *c, int (*fill)(mpk__call *, mpk__job *, void *),
     int st = atomic_load(&p->state);
     if (st != MPK__P_OPEN && !(allow_closed && st == MPK__P_CLOSED)) {
       pthread_mutex_unlock(&p->mu);
-      return MPK_ESTATE;
+      return mpk__pool_state_err(p);
     }
     if (atomic_load(&p->broken)) {
       pthread_mutex_unlock(&p->mu);
-      return MPK_EWORKER;
+      return mpk__errf(MPK_EWORKER,
+                       "every worker of the pool is out of "
+                       "service (init failed, a replacement could not be "
+                       "forked, or it died 3 times while starting)");
     }
     if (slot_free_locked(p, p->next_seq))
       break;
@@ -322,13 +335,12 @@ void mpk__call_discard(mpk__call *c) {
 int mpk__call_finish(mpk__call *c) {
   mpk_pool_t *p = c->pool;
   mpk__job *j = c->job;
-  uint64_t idx = 0;
-  int st = 0, sig = 0;
-  int code = mpk__job_error(j, &idx, &st, &sig);
+  mpk__failure f;
+  int code = mpk__job_error(j, &f);
   /* Aborted (terminated, or every worker gone) before it completed: no
      worker is left, so the job's state is final. */
   if (code == MPK_OK && atomic_load(&p->aborted) && !mpk__job_done(j))
-    code = MPK_ECLOSED;
+    code = f.code = MPK_ECLOSED;
   if (code == MPK_OK) {
     switch (c->kind) {
     case MPK__JOB_MAP:
@@ -346,11 +358,9 @@ int mpk__call_finish(mpk__call *c) {
   }
   free_bufs(c);
   c->status = code;
-  c->err_index = idx;
-  c->err_status = st;
-  c->err_signal = sig;
+  c->err = f;
   if (code == MPK_ETASK || code == MPK_EWORKER || code == MPK_ETIMEDOUT)
-    mpk__set_last_error(p, code, idx, st, sig);
+    mpk__set_last_error(p, &f);
   /* release: everything we did with the slot happens before its reuse */
   atomic_store_explicit(&p->owner[c->seq & (p->R - 1)], NULL,
                         memory_order_release);
@@ -369,5 +379,6 @@ int mpk__call_run(mpk__call *c, int (*fill)(mpk__call *, mpk__job *, void *),
   mpk__deadline forever;
   mpk__deadline_init(&forever, MPK_FOREVER);
   mpk__call_wait(c, &forever);
-  return mpk__call_finish(c);
+  rc = mpk__call_finish(c);
+  return rc == MPK_OK ? MPK_OK : mpk__failure_errf(c->pool, &c->err);
 }
