@@ -1,9 +1,7 @@
-/* error.msg: the contract of mpk_errmsg (mpk/error.h): never NULL, "" before
-   any failure, set by every failed call, unchanged by successful ones, one
-   message per thread, a fixed buffer that cuts long text safely, and a
-   forked child that starts with its parent's thread's message. */
-#include <pthread.h>
-
+/* error.msg: the contract of mpk_errmsg (mpk/error.h): never NULL, set by
+   every failed call, unchanged by successful ones, a fixed buffer that cuts
+   long text safely, and a forked child that starts with its parent's
+   thread's message. (Per thread: error.threads.) */
 #include "check.h"
 #include "internal/error.h"
 #include "mpk/dict.h"
@@ -14,21 +12,6 @@
 #include "mpk/shm.h"
 #include "mpk/sync.h"
 #include "mpk/topo.h"
-
-static void *fresh_thread(void *arg) {
-  const char **out = arg;
-  *out = mpk_errmsg();
-  return NULL;
-}
-
-static void test_empty_before_any_failure(void) {
-  const char *m = NULL;
-  pthread_t t;
-  CHECK(pthread_create(&t, NULL, fresh_thread, &m) == 0);
-  pthread_join(t, NULL);
-  CHECK(m != NULL);
-  CHECK_STR(m, "");
-}
 
 static void test_never_null(void) {
   /* a code with no more to say: its mpk_strerror text */
@@ -153,52 +136,6 @@ static void test_success_leaves_it(void) {
   CHECK_STR(mpk_errmsg(), want);
 }
 
-/* Two threads fail differently at the same time; each sees its own. */
-typedef struct {
-  pthread_barrier_t *bar;
-  int which;
-  char seen[MPK_ERRMSG_MAX];
-  int rc;
-} iso_arg;
-
-static void *iso_thread(void *arg) {
-  iso_arg *a = arg;
-  if (a->which == 0) {
-    mpk_pool_opts o;
-    mpk_pool_opts_init(&o);
-    o.workers = -5;
-    mpk_pool_t *p;
-    a->rc = mpk_pool_create(&p, &o);
-  } else {
-    char buf[16];
-    a->rc = mpk_topo_plan(1, MPK_BIND_NONE, "core:99999", 0, buf, sizeof buf);
-  }
-  pthread_barrier_wait(a->bar); /* both have failed */
-  pthread_barrier_wait(a->bar); /* the main thread has failed too */
-  snprintf(a->seen, sizeof a->seen, "%s", mpk_errmsg());
-  return NULL;
-}
-
-static void test_per_thread(void) {
-  pthread_barrier_t bar;
-  pthread_barrier_init(&bar, NULL, 3);
-  iso_arg a[2] = {{&bar, 0, "", 0}, {&bar, 1, "", 0}};
-  pthread_t t[2];
-  for (int i = 0; i < 2; i++)
-    CHECK(pthread_create(&t[i], NULL, iso_thread, &a[i]) == 0);
-  pthread_barrier_wait(&bar);
-  CHECK_RC(mpk_dict_new(NULL), MPK_EINVAL); /* a third failure, here */
-  pthread_barrier_wait(&bar);
-  for (int i = 0; i < 2; i++)
-    pthread_join(t[i], NULL);
-  pthread_barrier_destroy(&bar);
-  CHECK_RC(a[0].rc, MPK_EINVAL);
-  CHECK_RC(a[1].rc, MPK_EINVAL);
-  CHECK_STR(a[0].seen, "workers -5 < 0");
-  CHECK(strstr(a[1].seen, "core 99999 does not exist") != NULL);
-  CHECK_ERRMSG("mpk_dict_new", "is NULL");
-}
-
 /* A 10 KB cpuset: quoted cut to 40 bytes, the reason kept; a formatted
    detail longer than the buffer: cut at MPK_ERRMSG_MAX - 1 with "...". */
 static void test_truncation(void) {
@@ -251,11 +188,9 @@ static void test_fork_inherits(void) {
 
 int main(void) {
   check_watchdog(60);
-  CHECK_RUN(test_empty_before_any_failure);
   CHECK_RUN(test_never_null);
   CHECK_RUN(test_issue_examples);
   CHECK_RUN(test_success_leaves_it);
-  CHECK_RUN(test_per_thread);
   CHECK_RUN(test_truncation);
   CHECK_RUN(test_fork_inherits);
   return check_done();

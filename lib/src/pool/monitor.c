@@ -9,8 +9,8 @@
  * forking THREAD ends, and this thread lives exactly as long as the pool.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
