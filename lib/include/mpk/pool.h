@@ -103,6 +103,15 @@
  *     in the shared heap, or any `out` with MPK_THREAD, may be partly
  *     written.
  *   - When the parent dies, every worker dies too (PR_SET_PDEATHSIG).
+ *   - mpk_errmsg() (mpk/error.h) in the thread that gets the code says
+ *     which: "map: task returned 7 at element 5 (worker 1, pid 1234)",
+ *     "map: worker 1 (pid 1234) killed by signal 9 (SIGKILL) in the chunk
+ *     from element 40", "apply: worker 0 (pid 99) exited with status 3",
+ *     "...: ran longer than task_timeout (0.5 s)"; a pool that cannot start
+ *     says which worker failed and how ("worker 0 (pid 1234): init returned
+ *     non-zero"). So do mpk_async_wait, mpk_iter_next and
+ *     mpk_pool_last_error, in the thread that calls them, and an async
+ *     callback, on the completion thread.
  *
  * Scheduling (mpk_sched)
  * ----------------------

@@ -7,6 +7,7 @@
  * wakes mpk_async_wait. Completion order is the order in which the thread
  * finds calls complete. (imap, which streams results instead, is imap.c.)
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "pool/pool_internal.h"
@@ -74,6 +75,8 @@ static void *completer_main(void *arg) {
       continue;
     }
     int status = mpk__call_finish(c);
+    if (status != MPK_OK) /* the callback's mpk_errmsg() tells why */
+      mpk__failure_errf(p, &c->err);
     deliver(c->async, status);
     mpk__progress_wake(p->ctl); /* join waits for the async list */
   }
@@ -90,7 +93,7 @@ static int completer_ensure_locked(mpk_pool_t *p) {
   int r = pthread_create(&p->completer, NULL, completer_main, p);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (r != 0)
-    return MPK_EAGAIN;
+    return mpk__errsys(r, MPK_EAGAIN, "pthread_create (completion thread)");
   p->completer_on = true;
   p->completer_stop = false;
   return MPK_OK;
@@ -146,10 +149,10 @@ static int async_begin(mpk_pool_t *p, mpk_done_fn done, void *user,
   if (rc != MPK_OK)
     return rc;
   if (atomic_load(&p->state) != MPK__P_OPEN)
-    return MPK_ESTATE;
+    return mpk__pool_state_err(p);
   *h = calloc(1, sizeof **h);
   if (*h == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for an async handle");
   (*h)->done = done;
   (*h)->user = user;
   return MPK_OK;
@@ -173,7 +176,7 @@ int mpk_pool_map_async(mpk_pool_t *p, mpk_map_fn fn, const void *in,
                        size_t in_size, void *out, size_t out_size, size_t n,
                        const void *ctx, size_t ctx_size, mpk_sched s,
                        mpk_done_fn done, void *user, mpk_async_t **a) {
-  mpk_async_t *h;
+  mpk_async_t *h = NULL;
   int rc = async_begin(p, done, user, a, &h);
   if (rc != MPK_OK)
     return rc;
@@ -186,7 +189,7 @@ int mpk_pool_map_async(mpk_pool_t *p, mpk_map_fn fn, const void *in,
 int mpk_pool_apply_async(mpk_pool_t *p, mpk_task_fn fn, const void *arg,
                          size_t arg_size, void *result, size_t result_size,
                          mpk_done_fn done, void *user, mpk_async_t **a) {
-  mpk_async_t *h;
+  mpk_async_t *h = NULL;
   int rc = async_begin(p, done, user, a, &h);
   if (rc != MPK_OK)
     return rc;
@@ -198,18 +201,23 @@ int mpk_pool_apply_async(mpk_pool_t *p, mpk_task_fn fn, const void *arg,
 
 int mpk_async_wait(mpk_async_t *a, double timeout) {
   if (a == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null("a");
   mpk__deadline d;
   if (mpk__deadline_init(&d, timeout) != MPK_OK)
     return MPK_EINVAL;
   for (;;) {
-    if (atomic_load_explicit(&a->complete, memory_order_acquire))
-      return a->status;
+    if (atomic_load_explicit(&a->complete, memory_order_acquire)) {
+      if (a->status == MPK_OK)
+        return MPK_OK;
+      /* the pool may be gone by now (task_timeout is not shown then) */
+      return mpk__failure_errf(NULL, &a->call.err);
+    }
     if (mpk__in_completer(a->call.pool))
-      return MPK_EDEADLK;
+      return mpk__errf(MPK_EDEADLK, "mpk_async_wait from the completion "
+                                    "thread on a call that has not completed");
     if (mpk__futex_wait(&a->complete, 0, &d) == MPK_ETIMEDOUT &&
         !atomic_load_explicit(&a->complete, memory_order_acquire))
-      return MPK_ETIMEDOUT;
+      return mpk__err(MPK_ETIMEDOUT);
   }
 }
 
@@ -220,6 +228,9 @@ int mpk_async_ready(mpk_async_t *a) {
 void mpk_async_free(mpk_async_t *a) {
   if (a == NULL)
     return;
+  mpk__errstate saved; /* a void call leaves mpk_errmsg alone */
+  mpk__err_save(&saved);
   mpk_async_wait(a, MPK_FOREVER);
+  mpk__err_restore(&saved);
   free(a);
 }

@@ -40,6 +40,16 @@ void mpk__pool_free_mem(const mpk_pool_t *p, void *mem) {
   mpk__mem_free(p->backend, mem);
 }
 
+int mpk__pool_nomem(const mpk_pool_t *p, size_t size, const char *what) {
+  if (p->backend == MPK_PROCESS)
+    return mpk__errf(MPK_ENOMEM,
+                     "shared heap full: no %zu bytes for %s "
+                     "(MPK_SHM_SIZE sets its size)",
+                     size, what);
+  return mpk__errf(MPK_ENOMEM, "out of memory: no %zu bytes for %s", size,
+                   what);
+}
+
 int mpk__prep_copy(const mpk_pool_t *p, const void *src, size_t size,
                    size_t limit, void **owned) {
   *owned = NULL;
@@ -47,7 +57,7 @@ int mpk__prep_copy(const mpk_pool_t *p, const void *src, size_t size,
     return MPK_OK;
   void *m = mpk__pool_alloc(p, size);
   if (m == NULL)
-    return MPK_ENOMEM;
+    return mpk__pool_nomem(p, size, "a staged copy");
   memcpy(m, src, size);
   *owned = m;
   return MPK_OK;
@@ -145,11 +155,14 @@ int mpk__call_submit(mpk__call *c, int (*fill)(mpk__call *, mpk__job *, void *),
     if (st != MPK__P_OPEN &&
         !((flags & MPK__SUBMIT_CLOSED) && st == MPK__P_CLOSED)) {
       pthread_mutex_unlock(&p->mu);
-      return MPK_ESTATE;
+      return mpk__pool_state_err(p);
     }
     if (atomic_load(&p->broken)) {
       pthread_mutex_unlock(&p->mu);
-      return MPK_EWORKER;
+      return mpk__errf(MPK_EWORKER,
+                       "every worker of the pool is out of "
+                       "service (init failed, a replacement could not be "
+                       "forked, or it died 3 times while starting)");
     }
     if (slot_free_locked(p, p->next_seq))
       break;
@@ -344,13 +357,12 @@ void mpk__call_discard(mpk__call *c) {
 int mpk__call_finish(mpk__call *c) {
   mpk_pool_t *p = c->pool;
   mpk__job *j = c->job;
-  uint64_t idx = 0;
-  int st = 0, sig = 0;
-  int code = mpk__job_error(j, &idx, &st, &sig);
+  mpk__failure f;
+  int code = mpk__job_error(j, &f);
   /* Aborted (terminated, or every worker gone) before it completed: no
      worker is left, so the job's state is final. */
   if (code == MPK_OK && atomic_load(&p->aborted) && !mpk__job_done(j))
-    code = MPK_ECLOSED;
+    code = f.code = MPK_ECLOSED;
   if (code == MPK_OK) {
     switch (c->kind) {
     case MPK__JOB_MAP:
@@ -368,11 +380,9 @@ int mpk__call_finish(mpk__call *c) {
   }
   free_bufs(c);
   c->status = code;
-  c->err_index = idx;
-  c->err_status = st;
-  c->err_signal = sig;
+  c->err = f;
   if (code == MPK_ETASK || code == MPK_EWORKER || code == MPK_ETIMEDOUT)
-    mpk__set_last_error(p, code, idx, st, sig);
+    mpk__set_last_error(p, &f);
   /* seq_cst, not only release (everything we did with the slot happens
      before its reuse): a submitter, join or a starved iterator waiting for
      this slot bumps `waiters` and then reads owner; we store owner and then
@@ -395,5 +405,6 @@ int mpk__call_run(mpk__call *c, int (*fill)(mpk__call *, mpk__job *, void *),
   mpk__deadline forever;
   mpk__deadline_init(&forever, MPK_FOREVER);
   mpk__call_wait(c, &forever);
-  return mpk__call_finish(c);
+  rc = mpk__call_finish(c);
+  return rc == MPK_OK ? MPK_OK : mpk__failure_errf(c->pool, &c->err);
 }

@@ -64,12 +64,13 @@ static int cq_reserve(cqueue *q, size_t need) {
   size_t cap = q->cap ? q->cap : 8;
   while (cap < need) {
     if (cap > SIZE_MAX / 2 / sizeof *q->v)
-      return MPK_ENOMEM;
+      return mpk__errf(MPK_ENOMEM, "imap: %zu chunks at once", need);
     cap *= 2;
   }
   ichunk **v = malloc(cap * sizeof *v);
   if (v == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "imap: no memory for %zu chunk records",
+                     cap);
   for (size_t i = 0; i < q->len; i++)
     v[i] = q->v[(q->head + i) & (q->cap - 1)];
   free(q->v);
@@ -139,15 +140,16 @@ static int submit_next(mpk_iter_t *it) {
   mpk_pool_t *p = it->pool;
   if (cq_reserve(&it->flight, it->flight.len + 1) != MPK_OK ||
       cq_reserve(&it->queue, it->live + 1) != MPK_OK)
-    return MPK_ENOMEM;
+    return MPK_ENOMEM; /* recorded by cq_reserve */
   ichunk *c = calloc(1, sizeof *c);
   if (c == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for an imap chunk");
   c->lo = c->next = it->submitted;
   c->hi = c->stop = chunk_end(it, c->lo);
   c->out = mpk__pool_alloc(p, (c->hi - c->lo) * it->out_size);
   int rc = c->out == NULL
-               ? MPK_ENOMEM
+               ? mpk__pool_nomem(p, (c->hi - c->lo) * it->out_size,
+                                 "imap's results")
                : mpk__imap_submit(&c->call, p, it->fn, it->in, it->in_size,
                                   c->out, it->out_size, c->lo, c->hi, it->ctx,
                                   it->in_shared);
@@ -189,7 +191,7 @@ static void chunk_finish(ichunk *c) {
   c->status = mpk__call_finish(&c->call);
   c->done = true;
   if (c->status == MPK_ETASK)
-    c->stop = (size_t)c->call.err_index; /* elements before it are valid */
+    c->stop = (size_t)c->call.err.index; /* elements before it are valid */
   else if (c->status != MPK_OK)
     c->stop = c->lo;
 }
@@ -238,7 +240,9 @@ static int take(mpk_iter_t *it, ichunk *c, size_t *index, void *out) {
     c->reported = true;
     if (index)
       *index = c->stop;
-    return c->status;
+    if (c->call.err.code == c->status)
+      return mpk__failure_errf(it->pool, &c->call.err);
+    return mpk__err(c->status);
   }
   return MPK_EEOF;
 }
@@ -261,12 +265,18 @@ static int pick(mpk_iter_t *it, size_t *index, void *out) {
     if (it->live > 0 || (it->submitted < it->n && !it->refused))
       return NOTHING;
     if (it->submitted >= it->n)
-      return MPK_EEOF;
+      return mpk__err(MPK_EEOF);
     size_t lo = it->submitted; /* a chunk the pool will never run */
     it->submitted = chunk_end(it, lo);
     if (index)
       *index = lo;
-    return it->refused;
+    return mpk__errf(it->refused, "imap: the chunk from element %zu never "
+                                  "ran: %s",
+                     lo,
+                     it->refused == MPK_ENOMEM
+                         ? "no memory to hold its results while joining"
+                         : "the pool was joined, terminated, freed or lost "
+                           "its workers first");
   }
 }
 
@@ -292,15 +302,17 @@ static bool next_pred(void *arg) {
 
 int mpk_iter_next(mpk_iter_t *it, size_t *index, void *out, double timeout) {
   if (it == NULL || out == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null(it == NULL ? "it" : "out");
   mpk__deadline d;
   if (mpk__deadline_init(&d, timeout) != MPK_OK)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "mpk_iter_next: timeout is NaN");
   pthread_mutex_lock(&it->mu);
   /* A detached iterator (pool freed) has every chunk finished and is
      refused: pick always has an answer, so p is only used when set. */
   mpk_pool_t *p = it->pool;
-  int rc = p && mpk__in_completer(p) ? MPK_EDEADLK : NOTHING;
+  int rc = p && mpk__in_completer(p)
+               ? mpk__errf(MPK_EDEADLK, "mpk_iter_next from an async callback")
+               : NOTHING;
   ichunk *c = cq_front(&it->queue);
   if (rc == NOTHING && c != NULL && c->done && c->next < c->stop)
     rc = take(it, c, index, out); /* inside a finished chunk: no more */
@@ -308,21 +320,26 @@ int mpk_iter_next(mpk_iter_t *it, size_t *index, void *out, double timeout) {
     if (p)
       harvest(it);
     rc = pick(it, index, out);
-    /* after pick: a chunk it used up makes room in the window and memory */
+    /* after pick: a chunk it used up makes room in the window and memory;
+       a failure here is reported only when it is the answer */
+    mpk__errstate saved;
+    mpk__err_save(&saved);
     int fed = p ? feed(it, false) : MPK_OK;
-    if (rc != NOTHING)
-      break;
-    if (it->live == 0 && fed == MPK_ENOMEM) {
-      rc = MPK_ENOMEM; /* nothing in flight to wait for */
+    if (rc == NOTHING && it->live == 0 && fed == MPK_ENOMEM) {
+      rc = MPK_ENOMEM; /* nothing in flight to wait for: recorded by feed */
       break;
     }
+    if (fed != MPK_OK)
+      mpk__err_restore(&saved);
+    if (rc != NOTHING)
+      break;
     if (it->live == 0 && !it->starved)
       continue; /* refused, or done: pick answers */
     pthread_mutex_unlock(&it->mu);
     int w = mpk__progress_wait(p, next_pred, it, &d, true);
     pthread_mutex_lock(&it->mu);
     if (w != MPK_OK)
-      rc = MPK_ETIMEDOUT;
+      rc = mpk__err(MPK_ETIMEDOUT);
   }
   pthread_mutex_unlock(&it->mu);
   return rc;
@@ -347,12 +364,17 @@ static void iter_destroy(mpk_iter_t *it) {
 static int iter_start(mpk_pool_t *p, mpk_iter_t *it) {
   pthread_mutex_lock(&p->iter_mu);
   pthread_mutex_lock(&p->mu);
-  int rc = atomic_load(&p->state) == MPK__P_OPEN ? MPK_OK : MPK_ESTATE;
+  int rc = atomic_load(&p->state) == MPK__P_OPEN ? MPK_OK
+                                                 : mpk__pool_state_err(p);
   pthread_mutex_unlock(&p->mu);
   if (rc == MPK_OK) {
+    mpk__errstate saved;
+    mpk__err_save(&saved);
     rc = feed(it, false);
-    if (it->live > 0)
-      rc = MPK_OK; /* the rest is submitted later */
+    if (it->live > 0 && rc != MPK_OK) {
+      mpk__err_restore(&saved); /* absorbed: the rest is submitted later */
+      rc = MPK_OK;
+    }
   }
   if (rc == MPK_OK) {
     it->link.it = it;
@@ -371,16 +393,20 @@ int mpk_pool_imap(mpk_pool_t *p, mpk_map_fn fn, const void *in, size_t in_size,
   int rc = mpk__call_check(p, false);
   if (rc != MPK_OK)
     return rc;
-  if (out == NULL || fn == NULL || in_size == 0 || out_size == 0 ||
-      (n > 0 && in == NULL) || (ctx == NULL && ctx_size > 0) ||
-      (flags & ~MPK_UNORDERED) || n > SIZE_MAX / in_size ||
-      n > SIZE_MAX / out_size)
-    return MPK_EINVAL;
+  if (out == NULL)
+    return mpk__err_null("it");
+  if (flags & ~MPK_UNORDERED)
+    return mpk__errf(MPK_EINVAL, "imap: unknown flag bits 0x%x",
+                     (unsigned)(flags & ~MPK_UNORDERED));
+  /* as map's, with out standing for the iterator's own buffers */
+  rc = mpk__map_args_check(fn, in, in_size, out, out_size, n, ctx, ctx_size);
+  if (rc != MPK_OK)
+    return rc;
   if (atomic_load(&p->state) != MPK__P_OPEN)
-    return MPK_ESTATE;
+    return mpk__pool_state_err(p);
   mpk_iter_t *it = calloc(1, sizeof *it);
   if (it == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for an iterator");
   pthread_mutex_init(&it->mu, NULL);
   it->pool = p;
   it->backend = p->backend;
@@ -399,7 +425,7 @@ int mpk_pool_imap(mpk_pool_t *p, mpk_map_fn fn, const void *in, size_t in_size,
     it->ctx = mpk__pool_alloc(p, ctx_size);
     if (it->ctx == NULL) {
       iter_destroy(it);
-      return MPK_ENOMEM;
+      return mpk__pool_nomem(p, ctx_size, "imap's ctx");
     }
     memcpy(it->ctx, ctx, ctx_size);
   }
@@ -470,9 +496,13 @@ void mpk__iters_join(mpk_pool_t *p) {
       pthread_mutex_lock(&it->mu);
       harvest(it);
       /* Out of pool memory with the results held for the consumer: the
-         chunks join cannot submit are reported as MPK_ENOMEM. */
+         chunks join cannot submit are reported as MPK_ENOMEM (by
+         iter_next; join itself succeeds and records nothing). */
+      mpk__errstate saved;
+      mpk__err_save(&saved);
       if (feed(it, true) == MPK_ENOMEM)
         it->refused = MPK_ENOMEM;
+      mpk__err_restore(&saved);
       pending = pending || unsettled(it);
       pthread_mutex_unlock(&it->mu);
     }
