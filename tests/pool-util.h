@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "mpk/pool.h"
+
 /* Is every PU the calling thread may use in the CPU list "a-b,c"? When
    npus is not NULL it gets the number of PUs the thread may use (also when
    the answer is no, except if sched_getaffinity fails: then 0 is returned

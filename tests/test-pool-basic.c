@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "pool-util.h"
 #include "mpk/pool.h"
 #include "mpk/process.h"
 #include "mpk/shm.h"
@@ -24,12 +25,7 @@
 static const mpk_sched AUTO0 = {MPK_SCHED_AUTO, 0};
 
 static mpk_pool_t *mk(int workers) {
-  mpk_pool_opts o;
-  mpk_pool_opts_init(&o);
-  o.workers = workers;
-  o.backend = TEST_BACKEND;
-  mpk_pool_t *p = NULL;
-  CHECK_OK(mpk_pool_create(&p, &o));
+  mpk_pool_t *p = pool_new(workers, TEST_BACKEND);
   CHECK(p != NULL);
   CHECK_EQ(mpk_pool_size(p), workers);
   return p;
@@ -157,8 +153,8 @@ static void test_seed_work_log(void) {
   char out[4] = {0};
   _Atomic int *started = mpk_shm_calloc(1, sizeof *started);
   CHECK(started != NULL);
-  CHECK_OK(mpk_pool_map(p, work_log, work, sizeof work[0], out, 1, 4,
-                        &started, sizeof started, AUTO0));
+  CHECK_OK(mpk_pool_map(p, work_log, work, sizeof work[0], out, 1, 4, &started,
+                        sizeof started, AUTO0));
   CHECK(out[0] == 'A' && out[1] == 'B' && out[2] == 'C' && out[3] == 'D');
   CHECK_EQ(atomic_load(started), 4);
   mpk_shm_free(started);

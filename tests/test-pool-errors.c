@@ -11,21 +11,14 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "pool-util.h"
 #include "mpk/pool.h"
 #include "mpk/shm.h"
 
 static mpk_backend g_backend = MPK_PROCESS;
 static const mpk_sched AUTO0 = {MPK_SCHED_AUTO, 0};
 
-static mpk_pool_t *mk(int workers) {
-  mpk_pool_opts o;
-  mpk_pool_opts_init(&o);
-  o.workers = workers;
-  o.backend = g_backend;
-  mpk_pool_t *p = NULL;
-  CHECK_OK(mpk_pool_create(&p, &o));
-  return p;
-}
+static mpk_pool_t *mk(int workers) { return pool_new(workers, g_backend); }
 
 static int nop_range(size_t lo, size_t hi, void *ctx) {
   (void)lo;

@@ -69,8 +69,7 @@ static int cq_reserve(cqueue *q, size_t need) {
   }
   ichunk **v = malloc(cap * sizeof *v);
   if (v == NULL)
-    return mpk__errf(MPK_ENOMEM, "imap: no memory for %zu chunk records",
-                     cap);
+    return mpk__errf(MPK_ENOMEM, "imap: no memory for %zu chunk records", cap);
   for (size_t i = 0; i < q->len; i++)
     v[i] = q->v[(q->head + i) & (q->cap - 1)];
   free(q->v);
@@ -147,12 +146,12 @@ static int submit_next(mpk_iter_t *it) {
   c->lo = c->next = it->submitted;
   c->hi = c->stop = chunk_end(it, c->lo);
   c->out = mpk__pool_alloc(p, (c->hi - c->lo) * it->out_size);
-  int rc = c->out == NULL
-               ? mpk__pool_nomem(p, (c->hi - c->lo) * it->out_size,
-                                 "imap's results")
-               : mpk__imap_submit(&c->call, p, it->fn, it->in, it->in_size,
-                                  c->out, it->out_size, c->lo, c->hi, it->ctx,
-                                  it->in_shared);
+  int rc =
+      c->out == NULL
+          ? mpk__pool_nomem(p, (c->hi - c->lo) * it->out_size, "imap's results")
+          : mpk__imap_submit(&c->call, p, it->fn, it->in, it->in_size, c->out,
+                             it->out_size, c->lo, c->hi, it->ctx,
+                             it->in_shared);
   if (rc != MPK_OK) {
     chunk_free(it, c);
     return rc;
@@ -270,8 +269,9 @@ static int pick(mpk_iter_t *it, size_t *index, void *out) {
     it->submitted = chunk_end(it, lo);
     if (index)
       *index = lo;
-    return mpk__errf(it->refused, "imap: the chunk from element %zu never "
-                                  "ran: %s",
+    return mpk__errf(it->refused,
+                     "imap: the chunk from element %zu never "
+                     "ran: %s",
                      lo,
                      it->refused == MPK_ENOMEM
                          ? "no memory to hold its results while joining"
@@ -364,8 +364,8 @@ static void iter_destroy(mpk_iter_t *it) {
 static int iter_start(mpk_pool_t *p, mpk_iter_t *it) {
   pthread_mutex_lock(&p->iter_mu);
   pthread_mutex_lock(&p->mu);
-  int rc = atomic_load(&p->state) == MPK__P_OPEN ? MPK_OK
-                                                 : mpk__pool_state_err(p);
+  int rc =
+      atomic_load(&p->state) == MPK__P_OPEN ? MPK_OK : mpk__pool_state_err(p);
   pthread_mutex_unlock(&p->mu);
   if (rc == MPK_OK) {
     mpk__errstate saved;

@@ -59,8 +59,8 @@ int mpk_sem_new(mpk_sem_t **out, unsigned value, int bounded) {
     return mpk__errf(MPK_EINVAL, "semaphore: bounded is %d, not 0 or 1",
                      bounded);
   mpk_sem_t *s;
-  int r = mpk__rmutex_line_new(sizeof *s, offsetof(mpk_sem_t, gate),
-                               (void **)&s);
+  int r =
+      mpk__rmutex_line_new(sizeof *s, offsetof(mpk_sem_t, gate), (void **)&s);
   if (r != MPK_OK)
     return r;
   s->max = bounded ? value : (uint32_t)INT_MAX;
