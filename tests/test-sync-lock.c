@@ -178,10 +178,18 @@ static void test_free(void) {
 }
 
 /* Without a kernel robust list (get_robust_list blocked by seccomp here)
-   a Lock cannot be robust: creating or taking one is MPK_ENOSYS, while the
-   objects that need no owner still work. */
+   a Lock cannot be robust: creating or taking one is MPK_ENOSYS, as is
+   making a Semaphore (its sleepers queue in a robust lock) or sleeping on
+   one, while a Semaphore's non-sleeping paths and the objects that need no
+   robust lock still work. */
+struct made_before {
+  mpk_lock_t *l;
+  mpk_sem_t *s;
+};
+
 static int child_no_robust_list(void *arg) {
-  mpk_lock_t *made_before = arg;
+  struct made_before *mb = arg;
+  mpk_lock_t *made_before = mb->l;
   struct sock_filter prog[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_get_robust_list, 0, 1),
@@ -202,19 +210,30 @@ static int child_no_robust_list(void *arg) {
   CHECK_RC(mpk_lock_release(made_before), MPK_EPERM);
   CHECK_EQ(mpk_lock_locked(made_before), 0);
   mpk_sem_t *s;
-  CHECK_OK(mpk_sem_new(&s, 1, 0));
-  CHECK_OK(mpk_sem_acquire(s, 0));
-  mpk_sem_free(s);
+  CHECK_RC(mpk_sem_new(&s, 1, 0), MPK_ENOSYS);
+  mpk_sem_t *sem_before = mb->s;
+  CHECK_OK(mpk_sem_acquire(sem_before, 0));
+  CHECK_RC(mpk_sem_acquire(sem_before, 0), MPK_ETIMEDOUT);
+  CHECK_RC(mpk_sem_acquire(sem_before, 0.01), MPK_ENOSYS);
+  CHECK_OK(mpk_sem_release(sem_before));
+  mpk_event_t *e;
+  CHECK_OK(mpk_event_new(&e));
+  CHECK_OK(mpk_event_set(e));
+  CHECK_OK(mpk_event_wait(e, 0));
+  mpk_event_free(e);
   return 0;
 }
 
 static void test_no_robust_list(void) {
-  mpk_lock_t *l;
-  CHECK_OK(mpk_lock_new(&l));
-  check_wait_ok(check_fork(child_no_robust_list, l), 10);
-  CHECK_OK(mpk_lock_acquire(l, 0)); /* untouched */
-  CHECK_OK(mpk_lock_release(l));
-  mpk_lock_free(l);
+  struct made_before mb;
+  CHECK_OK(mpk_lock_new(&mb.l));
+  CHECK_OK(mpk_sem_new(&mb.s, 1, 0));
+  check_wait_ok(check_fork(child_no_robust_list, &mb), 10);
+  CHECK_OK(mpk_lock_acquire(mb.l, 0)); /* untouched */
+  CHECK_OK(mpk_lock_release(mb.l));
+  CHECK_EQ(mpk_sem_value(mb.s), 1);
+  mpk_lock_free(mb.l);
+  mpk_sem_free(mb.s);
 }
 
 int main(void) {

@@ -59,8 +59,7 @@ uint32_t mpk__thread_init(void) {
 }
 
 int mpk__rmutex_init(mpk__rmutex *m) {
-  mpk__tid();
-  if (mpk__rhead_cache == NULL)
+  if (!mpk__robust_ready())
     return MPK_ENOSYS;
   *m = (mpk__rmutex){0};
   atomic_init(&m->word, 0);
@@ -129,4 +128,12 @@ int mpk__rmutex_lock_slow(mpk__rmutex *m, const mpk__deadline *d) {
   atomic_signal_fence(memory_order_seq_cst);
   h->list_op_pending = NULL;
   return rc;
+}
+
+void mpk__rmutex_wake_slow(mpk__rmutex *m) {
+  if (mpk__futex_wake(&m->word, 1) > 0)
+    return;
+  uint32_t w = FUTEX_WAITERS;
+  atomic_compare_exchange_strong_explicit(&m->word, &w, 0, memory_order_relaxed,
+                                          memory_order_relaxed);
 }

@@ -25,8 +25,10 @@
  * half-updated. A waiter that dies while asleep in any wait never blocks
  * the others: wake-ups go to live sleepers only (the kernel drops a dead
  * sleeper from the futex queue). Its only trace is a waiter count one too
- * high, which costs later releases one futex system call each. (One narrow
- * window: see mpk_sem_release.)
+ * high, which costs later releases one futex system call each. A waiter
+ * killed after a release woke it, before it took the lock or the unit,
+ * passes that wake-up on (Lock, RLock, Semaphore); the one exception is a
+ * Condition's notify(n): see mpk_cond_notify.
  *
  * Ownership. Lock and RLock have owners: the (process, thread) that acquired
  * them, identified by its kernel thread id. Releasing a lock the caller does
@@ -115,20 +117,22 @@ MPK_API void mpk_rlock_free(mpk_rlock_t *l);
 /* Make a semaphore with `value` (<= INT_MAX) free units. bounded = 1 makes a
    BoundedSemaphore whose value may never exceed the initial `value`;
    bounded = 0 a plain Semaphore. MPK_EINVAL (s NULL, value > INT_MAX,
-   bounded not 0/1), MPK_ENOMEM. MT-safe, MP-safe. */
+   bounded not 0/1), MPK_ENOMEM, MPK_ENOSYS (as mpk_lock_new: its sleepers
+   queue in a robust lock). MT-safe, MP-safe. */
 MPK_API int mpk_sem_new(mpk_sem_t **s, unsigned value, int bounded);
 
-/* Take one unit, waiting up to `timeout` for one. MPK_OK; MPK_ETIMEDOUT.
+/* Take one unit, waiting up to `timeout` for one. MPK_OK; MPK_ETIMEDOUT;
+   MPK_ENOSYS when it must sleep in a thread without a robust list (see
+   mpk_lock_new). Sleepers take turns: one waits for a unit, the others
+   queue behind it in a robust lock, so a sleeper killed at any instant
+   (even right after a release woke it) hands its turn to the next one.
    MT-safe, MP-safe. */
 MPK_API int mpk_sem_acquire(mpk_sem_t *s, double timeout);
 
 /* Give one unit back and wake one sleeper if there is one. MPK_EOVERFLOW
    (nothing changes) when a bounded semaphore is already at its initial
    value, or any semaphore at INT_MAX. Anyone may release (no owner, as in
-   Python). A sleeper SIGKILLed in the instant after this release woke it,
-   before it took the unit, leaves the unit free (any acquire that does not
-   sleep gets it) while other sleepers only notice at the next release or
-   at their timeout. MT-safe, MP-safe, AS-safe. */
+   Python). MT-safe, MP-safe, AS-safe. */
 MPK_API int mpk_sem_release(mpk_sem_t *s);
 
 /* Current value (>= 0; a snapshot), MPK_EINVAL for a bad handle.

@@ -107,6 +107,13 @@ _Static_assert(offsetof(mpk__rmutex, next) - offsetof(mpk__rmutex, prev) ==
 _Static_assert(sizeof(mpk__rmutex) == 40 && _Alignof(mpk__rmutex) == 8,
                "the shared layouts embedding it count on 40 bytes, 8-aligned");
 
+/* True when robust locks can be used by the calling thread (see above);
+   objects that embed one check it before they allocate anything. */
+static inline bool mpk__robust_ready(void) {
+  mpk__tid();
+  return mpk__rhead_cache != NULL;
+}
+
 /* Make *m a free lock. MPK_OK, or MPK_ENOSYS when robust lists are
    unusable here (see above). Not MT-safe on m: nobody may use m yet. */
 int mpk__rmutex_init(mpk__rmutex *m);
@@ -117,6 +124,12 @@ int mpk__rmutex_init(mpk__rmutex *m);
    holding it, the data it guards may be half-updated); MPK_ETIMEDOUT;
    MPK_EDEADLK (the caller holds it); MPK_ENOSYS. Retries on EINTR. */
 int mpk__rmutex_lock_slow(mpk__rmutex *m, const mpk__deadline *d);
+
+/* Wake one sleeper of a word just released with FUTEX_WAITERS kept; when
+   nobody was asleep, clear the bit again (only if the word is still free
+   with nothing but the bit: a sleeper only ever waits on a held word, so
+   none can be queued on this value, and a taker keeps the bit). */
+void mpk__rmutex_wake_slow(mpk__rmutex *m);
 
 /* Link m at the front of the thread's robust list h (glibc's order of
    stores; the compiler barriers keep that order for the kernel, which reads
@@ -191,11 +204,23 @@ static inline int mpk__rmutex_unlock(mpk__rmutex *m) {
   h->list_op_pending = (struct robust_list *)(void *)&m->next;
   atomic_signal_fence(memory_order_seq_cst);
   mpk__rmutex_unlink(m);
-  w = atomic_exchange_explicit(&m->word, 0, memory_order_release);
+  /* Free the word, but keep FUTEX_WAITERS when someone may sleep: the
+     waiter we wake may die before it takes the lock, and if a third thread
+     took it meanwhile on the fast path (a CAS from exactly 0) the bit, and
+     with it every later wake-up, would be gone. With the bit kept, that CAS
+     fails and the slow path takes the lock with the bit set, so its release
+     wakes the next sleeper; while the owner part is 0, the kernel passes a
+     dying waiter's wake-up on (its list_op_pending names this word). Others
+     only ever add FUTEX_WAITERS to a held word, so the CAS loop is short. */
+  w = atomic_load_explicit(&m->word, memory_order_relaxed);
+  while (!atomic_compare_exchange_weak_explicit(&m->word, &w, w & FUTEX_WAITERS,
+                                                memory_order_release,
+                                                memory_order_relaxed)) {
+  }
   /* Killed right here, the kernel sees list_op_pending with an owner-less
      word and wakes a waiter for us. */
   if (w & FUTEX_WAITERS)
-    mpk__futex_wake(&m->word, 1);
+    mpk__rmutex_wake_slow(m);
   atomic_signal_fence(memory_order_seq_cst);
   h->list_op_pending = NULL;
   return MPK_OK;

@@ -76,16 +76,19 @@ _Static_assert(sizeof(struct mpk_rlock) == 64, "an RLock is one cache line");
 _Static_assert(alignof(struct mpk_rlock) == 64, "RLock alignment");
 
 /* A zeroed cache line in the shared heap with an initialised mpk__rmutex at
-   offset r_off: the body of a new Lock or RLock (the caller sets its
-   magic). MPK_OK, MPK_ENOMEM, or the init's MPK_ENOSYS. */
+   offset r_off: the body of a new Lock, RLock or Semaphore (the caller
+   sets its magic). MPK_OK, MPK_ENOMEM, or MPK_ENOSYS (checked first). */
 static inline int mpk__rmutex_line_new(size_t size, size_t r_off, void **out) {
+  if (!mpk__robust_ready())
+    return mpk__errf(MPK_ENOSYS, "this thread has no kernel robust list: "
+                                 "robust locks are unusable here");
   char *b = mpk_shm_calloc(1, size);
   if (b == NULL)
-    return MPK_ENOMEM;
+    return MPK_ENOMEM; /* recorded by mpk_shm_calloc */
   int r = mpk__rmutex_init((mpk__rmutex *)(void *)(b + r_off));
   if (r != MPK_OK) {
     mpk_shm_free(b);
-    return r;
+    return mpk__errf(r, "robust locks are unusable here");
   }
   *out = b;
   return MPK_OK;
