@@ -44,12 +44,12 @@ static inline int affinity_within(const char *list, int *npus) {
 }
 
 /* The pid of worker i once it has one (0 while it is being replaced); the
-   test fails when it has none within 30 s (a hang guard). */
+   test fails when it has none within CHECK_HANG_S. */
 static inline pid_t pool_pid_of(mpk_pool_t *p, int i) {
   double t0 = check_now();
   pid_t pid;
   while ((pid = mpk_pool_worker_pid(p, i)) <= 0) {
-    CHECK_MSG(check_now() - t0 < 30, "worker %d has no pid", i);
+    CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "worker %d has no pid", i);
     check_sleep(0.0005);
   }
   return pid;

@@ -107,7 +107,7 @@ static pid_t live_pid(pk_pool *pp, int i) {
   double t0 = check_now();
   pid_t pid;
   while (is_victim(pp, pid = pool_pid_of(pp->p, i))) {
-    CHECK_MSG(check_now() - t0 < 5, "worker %d not replaced", i);
+    CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "worker %d not replaced", i);
     check_sleep(0.0005);
   }
   return pid;
@@ -170,7 +170,7 @@ static void *killer_main(void *arg) {
   for (int i = 0; i < k->kills; i++) { /* dead before the next call */
     double t0 = check_now();
     while (!pu_pid_dead(k->victim[i])) {
-      CHECK_MSG(check_now() - t0 < 5, "worker %d survived SIGKILL",
+      CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "worker %d survived SIGKILL",
                 (int)k->victim[i]);
       check_sleep(0.0002);
     }
@@ -191,7 +191,8 @@ static void kill_idle(pk_pool *pp) {
   CHECK(kill(pid, SIGKILL) == 0);
   double t0 = check_now();
   while (!pu_pid_dead(pid)) {
-    CHECK_MSG(check_now() - t0 < 5, "idle worker %d survived", (int)pid);
+    CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "idle worker %d survived",
+              (int)pid);
     check_sleep(0.0002);
   }
   victim(pp, pid);

@@ -30,18 +30,11 @@ mpk_chaos(sync 7200 200 lock-kill,sem-kill,cond-kill)
 mpk_chaos(ipc 7300 200 queue-kill,pipe-kill,dict-kill)
 mpk_chaos(misc 7400 160 parent-death,bad-args)
 
-# The scenarios that hit the two bugs known on this code fail or hang with
-# these seeds, so their entries stay disabled until the fixes land (then
-# delete the DISABLED line):
-#  - lock-waketake: a woken robust-lock waiter killed before it takes the
-#    lock, the lock taken and released by another meanwhile: the other
-#    sleepers are never woken (lib/src/internal/robust.h, lib/src/sync/);
-#  - pool-imap-unordered / pool-imap-close: unordered imap deadlocks on the
-#    job ring behind a slow chunk; close + join while an imap has chunks
-#    left drops them (lib/src/pool/).
+# The scenarios of the two defects issue 9 found: a woken robust-lock
+# waiter killed between wake and take; unordered imap behind a slow chunk,
+# and close + join while an imap has chunks left.
 mpk_chaos(waketake 7500 20 lock-waketake)
 mpk_chaos(imap 7600 30 pool-imap-unordered,pool-imap-close)
-set_tests_properties(chaos.waketake chaos.imap PROPERTIES DISABLED TRUE)
 
 # The runner itself: --json that parses, --list, --help, bad options.
 set(_py /usr/bin/python3)
