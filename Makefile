@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run test asan tsan bench results clean
+.PHONY: all deps build run test asan tsan chaos bench results clean
 
 all: build
 
@@ -41,6 +41,19 @@ tsan: deps
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j $(JOBS)
 	ctest --preset tsan -j $(JOBS) -L tsan $(CTEST_ARGS)
+
+# A long chaos campaign (tests/chaos/): N seeded iterations from SEED (default:
+# from the clock), optionally only SCENARIO (a comma-separated list; NAME*
+# matches a prefix). Prints the per-scenario summary; CHAOS_ARGS adds options
+# (--json, --verbose, --timeout S).
+N ?= 300
+SEED ?=
+SCENARIO ?=
+CHAOS_ARGS ?=
+chaos: build
+	./build/default/tests/mpk-chaos --iterations $(N) \
+	  $(if $(SEED),--seed $(SEED)) $(if $(SCENARIO),--scenario '$(SCENARIO)') \
+	  $(CHAOS_ARGS)
 
 BENCH_FILTER ?= .
 bench: build

@@ -1,6 +1,5 @@
 /* pool-util.h: helpers shared by the pool tests (pool.kill, pool.hybrid,
-   pool.async, pool.imap). File-static; include after check.h and
-   mpk/pool.h. */
+   pool.async, pool.imap, mpk-chaos). File-static; include after check.h. */
 #ifndef MPK_TESTS_POOL_UTIL_H
 #define MPK_TESTS_POOL_UTIL_H
 
@@ -42,6 +41,18 @@ static inline int affinity_within(const char *list, int *npus) {
       return 0;
   }
   return 1;
+}
+
+/* The pid of worker i once it has one (0 while it is being replaced); the
+   test fails when it has none within CHECK_HANG_S. */
+static inline pid_t pool_pid_of(mpk_pool_t *p, int i) {
+  double t0 = check_now();
+  pid_t pid;
+  while ((pid = mpk_pool_worker_pid(p, i)) <= 0) {
+    CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "worker %d has no pid", i);
+    check_sleep(0.0005);
+  }
+  return pid;
 }
 
 /* A pool of `workers` workers on backend b, defaults otherwise. */

@@ -1,8 +1,14 @@
 /* tests/process-util.h - child bodies the process tests share: return 0,
-   return the int behind arg, or wait for a signal forever. File-static. */
+   return the int behind arg, or wait for a signal forever; and what
+   /proc says of a process (state, parent, session). File-static. */
 #ifndef MPK_TESTS_PROCESS_UTIL_H
 #define MPK_TESTS_PROCESS_UTIL_H
 
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 static inline int pu_ret_zero(void *arg) {
@@ -20,6 +26,41 @@ static inline int pu_pause_forever(void *arg) {
   for (;;)
     pause();
   return 0;
+}
+
+/* Read /proc/<pid>/stat: the state letter ('R', 'S', 'Z', ...), the
+   parent and the session id (any output may be NULL). 0, or -1 when there
+   is no such process. */
+static inline int pu_proc_stat(pid_t pid, char *state, pid_t *ppid,
+                               pid_t *sid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *rp = strrchr(buf, ')'); /* the command may hold spaces and ')' */
+  char st = 0;
+  int pp = 0, pg = 0, ss = 0;
+  if (rp == NULL || sscanf(rp + 1, " %c %d %d %d", &st, &pp, &pg, &ss) != 4)
+    return -1;
+  if (state)
+    *state = st;
+  if (ppid)
+    *ppid = pp;
+  if (sid)
+    *sid = ss;
+  return 0;
+}
+
+/* 1 when pid is gone or a zombie (dead, not reaped yet by its parent). */
+static inline int pu_pid_dead(pid_t pid) {
+  char st = 0;
+  if (kill(pid, 0) == -1 && errno == ESRCH)
+    return 1;
+  return pu_proc_stat(pid, &st, NULL, NULL) != 0 || st == 'Z';
 }
 
 #endif

@@ -184,7 +184,7 @@ static void test_recv_timeout(void) {
     void *p = NULL;
     double t0 = check_now();
     CHECK_RC(mpk_conn_recv(a, buf, sizeof buf, &len, 0), MPK_ETIMEDOUT);
-    CHECK(check_now() - t0 < 1.0);
+    CHECK(check_now() - t0 < CHECK_HANG_S);
     t0 = check_now();
     CHECK_RC(mpk_conn_recv(a, buf, sizeof buf, &len, 0.1), MPK_ETIMEDOUT);
     double dt = check_now() - t0;

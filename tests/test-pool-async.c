@@ -28,6 +28,9 @@ static int sleepy_double(const void *arg, void *res, void *ctx) {
   (void)ctx;
   const long *a = arg;
   atomic_fetch_add(g_started, 1);
+  if (a[0] < 0) /* until killed: only a process worker runs this */
+    for (;;)
+      pause();
   check_sleep((double)a[0] * 1e-3);
   *(long *)res = a[1] * 2;
   return a[1] < 0 ? (int)a[1] : 0;
@@ -299,9 +302,10 @@ static void test_terminate_in_flight(void) {
     mpk_pool_t *p = mk(2);
     reset_cb();
     mpk_async_t *a[6];
-    /* processes are killed at once: their long tasks never finish; threads
-       finish their current task first */
-    long slow = g_backend == MPK_PROCESS ? 5000 : 300;
+    /* processes are killed at once: their tasks that never end do not
+       hold terminate up (it would hang); threads finish their current
+       task first */
+    long slow = g_backend == MPK_PROCESS ? -1 : 300;
     for (int i = 0; i < 6; i++) {
       long arg[2] = {i < 2 ? 1 : slow, i};
       CHECK_OK(mpk_pool_apply_async(p, sleepy_double, arg, sizeof arg,
@@ -310,7 +314,6 @@ static void test_terminate_in_flight(void) {
     }
     CHECK_OK(mpk_async_wait(a[0], 10));
     CHECK_OK(mpk_async_wait(a[1], 10));
-    double t0 = check_now();
     if (mode == 0)
       CHECK_OK(mpk_pool_terminate(p));
     else
@@ -326,8 +329,6 @@ static void test_terminate_in_flight(void) {
                   mpk_err_name(rc));
       mpk_async_free(a[i]);
     }
-    if (g_backend == MPK_PROCESS) /* not waiting for the 5 s tasks */
-      CHECK(check_now() - t0 < 2.5);
     if (mode == 0)
       mpk_pool_free(p);
   }

@@ -18,9 +18,9 @@ static inline void *shared(size_t size) {
   return p;
 }
 
-/* 1 if thread `tid` of process `pid` is inside the futex system call now
+/* 1 if thread `tid` of process `pid` is inside system call `nr` now
    (read from /proc/<pid>/task/<tid>/syscall). */
-static inline int in_futex(pid_t pid, pid_t tid) {
+static inline int in_syscall(pid_t pid, pid_t tid, long nr) {
   char path[96], buf[64] = {0};
   snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
   FILE *f = fopen(path, "r");
@@ -29,9 +29,14 @@ static inline int in_futex(pid_t pid, pid_t tid) {
   size_t n = fread(buf, 1, sizeof buf - 1, f);
   fclose(f);
   buf[n] = '\0';
-  char want[16];
-  snprintf(want, sizeof want, "%d ", (int)SYS_futex);
+  char want[24];
+  snprintf(want, sizeof want, "%ld ", nr);
   return strncmp(buf, want, strlen(want)) == 0;
+}
+
+/* 1 if the thread is inside the futex system call now. */
+static inline int in_futex(pid_t pid, pid_t tid) {
+  return in_syscall(pid, tid, SYS_futex);
 }
 
 /* Wait (up to 10 s, else the test fails) until the thread sleeps in a
