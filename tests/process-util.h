@@ -11,6 +11,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "check.h"
+
 static inline int pu_ret_zero(void *arg) {
   (void)arg;
   return 0;
@@ -61,6 +63,22 @@ static inline int pu_pid_dead(pid_t pid) {
   if (kill(pid, 0) == -1 && errno == ESRCH)
     return 1;
   return pu_proc_stat(pid, &st, NULL, NULL) != 0 || st == 'Z';
+}
+
+/* Wait until pid is asleep ('S' in /proc/<pid>/stat), e.g. blocked in the
+   futex wait of the call it entered after telling the caller so. A test
+   that uses it stays correct (only weaker) if pid was asleep elsewhere; it
+   fails when pid ends first or has not slept within CHECK_HANG_S. */
+static inline void pu_await_sleeping(pid_t pid) {
+  double t0 = check_now();
+  char st = 0;
+  while (pu_proc_stat(pid, &st, NULL, NULL) == 0 && st != 'S') {
+    CHECK_MSG(st != 'Z', "process %d ended before it slept", (int)pid);
+    CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "process %d never slept",
+              (int)pid);
+    check_sleep(0.0005);
+  }
+  CHECK_MSG(st == 'S', "process %d is gone", (int)pid);
 }
 
 #endif

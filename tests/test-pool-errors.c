@@ -18,7 +18,9 @@
 static mpk_backend g_backend = MPK_PROCESS;
 static const mpk_sched AUTO0 = {MPK_SCHED_AUTO, 0};
 
-static mpk_pool_t *mk(int workers) { return pool_new(workers, g_backend); }
+static mpk_pool_t *mk(int workers) {
+  return pool_new(workers, g_backend);
+}
 
 static int nop_range(size_t lo, size_t hi, void *ctx) {
   (void)lo;

@@ -47,6 +47,7 @@ typedef struct {
   _Atomic int stop;
   _Atomic int mode; /* 0: free running, 1: slow consumers, 2: slow producers */
   _Atomic int bad;
+  _Atomic int ready; /* a child's hand-shake with the test process */
   _Atomic long received;
   _Atomic long last_id; /* the consumers' last logged id (order check) */
   _Atomic uint8_t

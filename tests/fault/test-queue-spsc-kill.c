@@ -9,6 +9,7 @@
    the shared heap: at most one such message per killed consumer); no
    message is duplicated, torn, invented or out of order; and the queue
    still works (the test process takes both sides over at the end). */
+#include "process-util.h"
 #include "queue-kill-harness.h"
 
 static void test_kill_rounds(void) {
@@ -43,6 +44,7 @@ static int get_after_takeover(void *arg) {
     return 1;
   if (mpk_queue_get(S->q, b, sizeof b, &len, 0.05) != MPK_ETIMEDOUT)
     return 2;
+  atomic_store(&S->ready, 1); /* the parent puts "wake" only now */
   if (mpk_queue_get(S->q, b, sizeof b, &len, 10) != MPK_OK || len != 4 ||
       memcmp(b, "wake", 4) != 0)
     return 3;
@@ -59,7 +61,7 @@ static void test_kill_sleeping_owners(void) {
   pid_t p0 = check_fork(put_then_die_full, NULL); /* full; owner dead */
   CHECK(WIFSIGNALED(check_wait(p0, 10)));
   pid_t p = check_fork(put_forever, NULL); /* takes over, sleeps */
-  check_sleep(0.1); /* let it block (weaker, never wrong, if it has not) */
+  pu_await_sleeping(p);
   kill(p, SIGKILL);
   CHECK(WIFSIGNALED(check_wait(p, 10)));
   double t0 = check_now();
@@ -70,12 +72,17 @@ static void test_kill_sleeping_owners(void) {
   CHECK(check_now() - t0 < CHECK_HANG_S);
 
   pid_t g = check_fork(get_forever, NULL); /* takes over, sleeps */
-  check_sleep(0.1);
+  pu_await_sleeping(g);
   kill(g, SIGKILL);
   CHECK(WIFSIGNALED(check_wait(g, 10)));
   uint32_t missed = mpk__queue_missed_wakes(S->q);
+  atomic_store(&S->ready, 0);
   pid_t g2 = check_fork(get_after_takeover, NULL);
-  check_sleep(0.3);
+  while (!atomic_load(&S->ready)) { /* its timed get is over */
+    CHECK(check_now() - t0 < 2 * CHECK_HANG_S);
+    check_sleep(0.0005);
+  }
+  pu_await_sleeping(g2); /* asleep in its untimed get (or weaker) */
   CHECK_OK(mpk_queue_put(S->q, "wake", 4, 0));
   check_wait_ok(g2, 10);
   CHECK_EQ(mpk__queue_missed_wakes(S->q), missed);
