@@ -4,8 +4,7 @@
 # a launcher that ignored the rank count would otherwise pass silently.
 # When libmpk is built without MPI, one test, mpi.not-built, says why and
 # is reported as skipped.
-get_target_property(_mpk_mpi_defs mpk INTERFACE_COMPILE_DEFINITIONS)
-if(NOT _mpk_mpi_defs OR NOT "MPK_WITH_MPI=1" IN_LIST _mpk_mpi_defs)
+if(NOT TARGET mpk::mpi)
   if(MPK_WITH_MPI STREQUAL "OFF")
     set(_why "MPK_WITH_MPI=OFF")
   elseif(NOT MPK_HAVE_MPI)
@@ -48,7 +47,7 @@ function(mpk_mpi_test behavior)
   target_include_directories(${target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}
                              ${PROJECT_SOURCE_DIR}/lib/src)
   target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
-  target_link_libraries(${target} PRIVATE mpk m MPI::MPI_C)
+  target_link_libraries(${target} PRIVATE mpk::mpi m)
   mpk_warnings(${target})
   set(files "")
   foreach(np 1 2 4)

@@ -38,8 +38,7 @@ mpk_app_bad_inputs(apps.pi ${_pi} "--partition dynamic" "--mode pool --partition
         "--partition" "--mpi-init-timeout 5" "--mpi-init-timeout x --mode pool"
         "--mpi-init-timeout -1 --mode pool")
 
-get_target_property(_mpk_defs mpk INTERFACE_COMPILE_DEFINITIONS)
-if(NOT _mpk_defs MATCHES "MPK_WITH_MPI")
+if(NOT TARGET mpk::mpi)
   # Without MPI, --mode mpi says so in one line and exits 2.
   add_test(NAME apps.pi-bad-x__mode_mpi COMMAND sh -c
     "e=$(\"$0\" --mode mpi 2>&1 >/dev/null); s=$?; test $s -eq 2 && test $(printf '%s\\n' \"$e\" | wc -l) -eq 1 && printf '%s\\n' \"$e\" | grep -q 'not built'"
@@ -108,7 +107,7 @@ configure_file(${CMAKE_CURRENT_BINARY_DIR}/guide-mpi-example.c.new
                ${CMAKE_CURRENT_BINARY_DIR}/guide-mpi-example.c COPYONLY)
 add_executable(test-guide-mpi-example
                ${CMAKE_CURRENT_BINARY_DIR}/guide-mpi-example.c)
-target_link_libraries(test-guide-mpi-example PRIVATE mpk m)
+target_link_libraries(test-guide-mpi-example PRIVATE mpk::mpi m)
 mpk_warnings(test-guide-mpi-example)
 foreach(np 1 3)
   add_test(NAME apps.mpi-guide-example-np${np}
