@@ -467,13 +467,18 @@ static void measure(sweep *s, app_exec *ex, scale_point *p) {
       memset(s->sq_out, 0xff, p->size * sizeof(double)); /* NaN */
     p->rc = app_time_runs(run_point, &a, 0, 1, &p->times[i]);
   }
+  char why[MPK_ERRMSG_MAX + 16];
+  if (p->rc != MPK_OK)
+    app_why(why, sizeof why, p->rc);
   if (p->rc == MPK_OK) {
     p->value = a.value;
-    if (app_stats_compute(p->times, p->repeats, &p->st) != 0)
+    if (app_stats_compute(p->times, p->repeats, &p->st) != 0) {
       p->rc = MPK_ENOMEM;
+      snprintf(why, sizeof why, "MPK_ENOMEM: no memory for the statistics");
+    }
   }
   if (p->rc != MPK_OK) {
-    snprintf(p->check, sizeof p->check, "failed: %s", mpk_strerror(p->rc));
+    snprintf(p->check, sizeof p->check, "failed: %.87s", why); /* check[96] */
   } else if (p->kernel == K_SQUARE) {
     size_t bad = app_square_check_double(s->sq_out, p->size);
     if (bad != p->size)
@@ -728,11 +733,13 @@ static int run_sweep(const options *o, int argc, char **argv) {
     app_exec ex;
     int rc = app_exec_open(&ex, ep[e].mode, ep[e].workers, ep[e].tpw,
                            MPK_BIND_COMPACT, NULL);
+    char why[MPK_ERRMSG_MAX + 16];
+    if (rc != MPK_OK)
+      app_why(why, sizeof why, rc);
     for (int i = first; i < k; i++) {
       if (rc != MPK_OK) {
         pts[i].rc = rc;
-        snprintf(pts[i].check, sizeof pts[i].check, "failed: %s",
-                 mpk_strerror(rc));
+        snprintf(pts[i].check, sizeof pts[i].check, "failed: %.87s", why);
         progress(&s, &pts[i]);
       } else {
         measure(&s, &ex, &pts[i]);

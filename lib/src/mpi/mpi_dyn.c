@@ -103,7 +103,10 @@ static int msg_buffers(mpk__mpi *m) {
   m->rreq = malloc(n * sizeof *m->rreq);
   m->sreq = malloc(n * sizeof *m->sreq);
   if (!m->reqs || !m->answers || !m->rreq || !m->sreq)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM,
+                     "MPK_MPI_DYNAMIC: no memory for rank 0's message "
+                     "counter (%zu ranks)",
+                     n);
   for (size_t r = 0; r < n; r++)
     m->rreq[r] = m->sreq[r] = MPI_REQUEST_NULL;
   return MPK_OK;
