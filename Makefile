@@ -35,7 +35,7 @@ test: build
 asan: deps
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)
-	ctest --preset asan -j $(JOBS) -LE 'bench-smoke|mpi' $(CTEST_ARGS)
+	ctest --preset asan -j $(JOBS) -LE 'bench-smoke|mpi|cluster' $(CTEST_ARGS)
 
 tsan: deps
 	cmake --preset tsan >/dev/null

@@ -8,17 +8,20 @@ install(DIRECTORY lib/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
 install(EXPORT mpkTargets NAMESPACE mpk::
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mpk)
-# MPI mode: libmpk defines MPK_WITH_MPI=1 publicly and links MPI::MPI_C
-# when it was built with lib/src/mpi/. Then mpkConfig.cmake finds MPI for
-# consumers (mpk::mpk names MPI::MPI_C), and mpk.pc carries MPI's compile
-# and link flags as CMake's FindMPI reported them (which works for any MPI,
-# with or without a pkg-config file of its own).
-get_target_property(_mpk_if_defs mpk INTERFACE_COMPILE_DEFINITIONS)
+# MPI mode, for those who use it: the interface target mpk::mpi (its own
+# export file, read by mpkConfig.cmake only for find_package(mpk COMPONENTS
+# mpi), which finds MPI for the consumer) and mpk-mpi.pc, which carries
+# MPK_WITH_MPI=1 and MPI's compile and link flags as CMake's FindMPI
+# reported them (for any MPI, with or without a pkg-config file of its own).
+# mpk::mpk and mpk.pc never mention MPI.
 set(MPK_BUILT_WITH_MPI OFF)
 set(MPK_PC_MPI_CFLAGS "")
 set(MPK_PC_MPI_LIBS "")
-if(_mpk_if_defs AND "MPK_WITH_MPI=1" IN_LIST _mpk_if_defs)
+if(TARGET mpk_mpi)
   set(MPK_BUILT_WITH_MPI ON)
+  install(TARGETS mpk_mpi EXPORT mpkMpiTargets)
+  install(EXPORT mpkMpiTargets NAMESPACE mpk::
+          DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mpk)
   set(_f -DMPK_WITH_MPI=1)
   foreach(d ${MPI_C_COMPILE_DEFINITIONS})
     list(APPEND _f -D${d})
@@ -47,9 +50,15 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/mpkConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/mpkConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mpk)
 # libmpk is a static library by default, so its link needs (OpenMP, pthread,
-# libm, hwloc, and MPI in the MPI mode) are public in mpk.pc; the prefix is relative to the .pc file.
+# libm, hwloc) are public in mpk.pc; the prefix is relative to the .pc file.
 file(RELATIVE_PATH MPK_PC_REL_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
 string(REGEX REPLACE "/$" "" MPK_PC_REL_PREFIX "${MPK_PC_REL_PREFIX}")
 configure_file(cmake/mpk.pc.in ${CMAKE_CURRENT_BINARY_DIR}/mpk.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/mpk.pc
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+if(MPK_BUILT_WITH_MPI)
+  configure_file(cmake/mpk-mpi.pc.in ${CMAKE_CURRENT_BINARY_DIR}/mpk-mpi.pc
+                 @ONLY)
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/mpk-mpi.pc
+          DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mpk/error.h"
+
 /* 1 once app_mpi_init has initialised MPI (and until app_mpi_finalize). */
 static int initialised;
 
@@ -137,4 +139,30 @@ int app_mpi_partition(app_exec *ex, mpk_mpi_partition part) {
   mpk_mpi_opts_init(&o); /* results on every rank, automatic grab */
   o.partition = part;
   return mpk_pool_mpi_configure(ex->pool, &o);
+}
+
+int app_mpi_nodes(void) {
+  MPI_Comm node;
+  int leader = 0, nodes = 0;
+  if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0,
+                          MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+    int r = -1;
+    MPI_Comm_rank(node, &r);
+    leader = r == 0;
+    MPI_Comm_free(&node);
+  }
+  MPI_Allreduce(&leader, &nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  return nodes;
+}
+
+const char *app_mpi_counter(const app_exec *ex) {
+  mpk_mpi_info info;
+  if (mpk_pool_mpi_info_get(ex->pool, &info) != MPK_OK)
+    return NULL;
+  switch (info.counter) {
+  case MPK_MPI_COUNTER_SHM: return "shm";
+  case MPK_MPI_COUNTER_RMA: return "rma";
+  case MPK_MPI_COUNTER_MSG: return "msg";
+  default: return NULL;
+  }
 }

@@ -54,6 +54,14 @@ int app_mpi_time_runs(int (*run)(void *arg), void *arg, int warmup, int repeats,
    (ex->ranks entries) on every rank. */
 void app_mpi_workers(const app_exec *ex, int *out);
 
+/* The number of nodes (MPI_COMM_TYPE_SHARED groups) of MPI_COMM_WORLD, the
+   same on every rank. Collective. */
+int app_mpi_nodes(void);
+
+/* The path DYNAMIC's counter took on ex's mpi pool ("shm", "rma", "msg"),
+   or NULL before a DYNAMIC call chose one. Local. */
+const char *app_mpi_counter(const app_exec *ex);
+
 /* Set the partition of ex's mpi pool for its next calls (every rank the
    same; map results on every rank, automatic grab). Returns
    mpk_pool_mpi_configure's code. Local. */

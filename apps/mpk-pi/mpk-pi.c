@@ -115,9 +115,11 @@ typedef struct {
   double pi;               /* last run's value */
   int same_bits;           /* every repeat gave the same pi */
   app_stats st;
-  double times[APP_MAX_REPEAT];  /* each run's time (mpi: the slowest rank's) */
-  int ranks;                     /* mpi: MPI_COMM_WORLD's size; 1 otherwise */
-  int *rank_workers;             /* mpi: workers of each rank (malloc'd) */
+  double times[APP_MAX_REPEAT]; /* each run's time (mpi: the slowest rank's) */
+  int ranks;                    /* mpi: MPI_COMM_WORLD's size; 1 otherwise */
+  int *rank_workers;            /* mpi: workers of each rank (malloc'd) */
+  int nodes;                    /* mpi: the nodes the ranks run on */
+  const char *counter; /* mpi: DYNAMIC's counter path, NULL if not chosen */
   char why[MPK_ERRMSG_MAX + 16]; /* rc != MPK_OK: app_why's text */
 } row;
 
@@ -249,6 +251,7 @@ static int setup_mpi(row *r, app_exec *ex, const options *o) {
   if (!all_have)
     return MPK_ENOMEM;
   app_mpi_workers(ex, r->rank_workers);
+  r->nodes = app_mpi_nodes();
   return rc;
 #else
   (void)r;
@@ -299,6 +302,10 @@ static void measure(row *r, const options *o, const app_pi_problem *base) {
   }
   r->pi = a.pi;
   r->same_bits = a.same_bits;
+#ifdef MPK_WITH_MPI
+  if (ex.info->mpi)
+    r->counter = app_mpi_counter(&ex);
+#endif
   app_exec_close(&ex);
 }
 
@@ -371,8 +378,13 @@ static void print_json(const row *rows, int n, const options *o, uint64_t steps,
       printf(", \"workers_per_rank\": [");
       for (int k = 0; k < r->ranks; k++)
         printf("%s%d", k ? ", " : "", r->rank_workers[k]);
-      printf("], \"partition\": \"%s\"",
-             o->partition == 1 ? "dynamic" : "static");
+      printf("], \"nodes\": %d, \"partition\": \"%s\", "
+             "\"dynamic_counter\": ",
+             r->nodes, o->partition == 1 ? "dynamic" : "static");
+      if (r->counter != NULL)
+        app_json_str(stdout, r->counter);
+      else
+        fputs("null", stdout);
     }
     printf(", \"pi\": %.17g, \"abs_error\": ", r->pi);
     app_json_num(stdout, fabs(r->pi - M_PI));
@@ -444,9 +456,11 @@ static void print_table(const row *rows, int n, const options *o,
            r->ranks == 1 ? "" : "s");
     for (int k = 0; k < r->ranks; k++)
       printf("%s%d", k ? "," : "", r->rank_workers[k]);
-    printf(" (%d in all), partition %s; a run's time is the slowest rank's, "
-           "between barriers\n",
-           r->cores / r->tpw, o->partition == 1 ? "dynamic" : "static");
+    printf(" (%d in all), %d node%s, partition %s", r->cores / r->tpw, r->nodes,
+           r->nodes == 1 ? "" : "s", o->partition == 1 ? "dynamic" : "static");
+    if (r->counter != NULL)
+      printf(" (counter: %s)", r->counter);
+    printf("; a run's time is the slowest rank's, between barriers\n");
   }
 }
 
@@ -461,7 +475,9 @@ static row new_row(app_mode m, app_pi_kernel k, int w, int t) {
                .pi = NAN,
                .same_bits = 1,
                .ranks = 1,
-               .rank_workers = NULL};
+               .rank_workers = NULL,
+               .nodes = 1,
+               .counter = NULL};
 }
 
 int main(int argc, char **argv) {

@@ -1,9 +1,10 @@
 # The installed tree works for a downstream CMake project and for pkg-config.
 # Not in sanitizer builds: the consumer is built without the sanitizer runtime.
 if(NOT MPK_SANITIZED)
-get_target_property(_mpk_consumer_defs mpk INTERFACE_COMPILE_DEFINITIONS)
+# One program of each kind: mpk::mpk (no MPI) and, when libmpk has the MPI
+# mode, mpk::mpi (tests/consumer/run.cmake).
 set(_mpk_consumer_mpi OFF)
-if(_mpk_consumer_defs AND "MPK_WITH_MPI=1" IN_LIST _mpk_consumer_defs)
+if(TARGET mpk::mpi)
   set(_mpk_consumer_mpi ON)
 endif()
 add_test(NAME consumer.install

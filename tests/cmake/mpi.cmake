@@ -1,11 +1,10 @@
 # The pool over MPI (mpk/mpi.h). Each tests/mpi/test-mpi-<behavior>.c is one
 # program, run under mpirun at 1, 2 and 4 ranks as mpi.<behavior>-np<R>
-# (label mpi). The program checks that it got R ranks (--expect-ranks R):
+# (label mpi), some also as mpi.<behavior>-np4-msg (DYNAMIC's message path). The program checks that it got R ranks (--expect-ranks R):
 # a launcher that ignored the rank count would otherwise pass silently.
 # When libmpk is built without MPI, one test, mpi.not-built, says why and
 # is reported as skipped.
-get_target_property(_mpk_mpi_defs mpk INTERFACE_COMPILE_DEFINITIONS)
-if(NOT _mpk_mpi_defs OR NOT "MPK_WITH_MPI=1" IN_LIST _mpk_mpi_defs)
+if(NOT TARGET mpk::mpi)
   if(MPK_WITH_MPI STREQUAL "OFF")
     set(_why "MPK_WITH_MPI=OFF")
   elseif(NOT MPK_HAVE_MPI)
@@ -37,27 +36,42 @@ if(_mpk_mpiexec_version MATCHES "Open MPI|OpenRTE")
   set(MPK_MPI_OVERSUBSCRIBE --oversubscribe)
 endif()
 
-# mpk_mpi_test(<behavior> [OUT]): build tests/mpi/test-mpi-<behavior>.c and
-# register it at 1, 2 and 4 ranks. OUT: pass --out <file> per rank count and
-# add mpi.<behavior>-same-bits, which needs the three runs (a fixture) and
+# mpk_mpi_test(<behavior> [OUT] [MSG]): build tests/mpi/test-mpi-<behavior>.c
+# and register it at 1, 2 and 4 ranks (DYNAMIC must take the shared-memory
+# counter: one node). MSG: also mpi.<behavior>-np4-msg, with no one-sided
+# component at all (OMPI_MCA_osc excludes them): the window cannot be made
+# and DYNAMIC must take the message path. OUT: pass --out <file> per run
+# and add mpi.<behavior>-same-bits, which needs the runs (a fixture) and
 # compares their files byte for byte.
+set(MPK_MPI_NO_OSC "OMPI_MCA_osc=^sm,rdma,pt2pt,ucx,monitoring")
 function(mpk_mpi_test behavior)
-  cmake_parse_arguments(T "OUT" "" "" ${ARGN})
+  cmake_parse_arguments(T "OUT;MSG" "" "" ${ARGN})
   set(target test-mpi-${behavior})
   add_executable(${target} mpi/${target}.c)
   target_include_directories(${target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}
                              ${PROJECT_SOURCE_DIR}/lib/src)
   target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
-  target_link_libraries(${target} PRIVATE mpk m MPI::MPI_C)
+  target_link_libraries(${target} PRIVATE mpk::mpi m)
   mpk_warnings(${target})
   set(files "")
-  foreach(np 1 2 4)
-    set(name mpi.${behavior}-np${np})
-    set(extra "")
+  set(runs np1 np2 np4)
+  if(T_MSG)
+    list(APPEND runs np4-msg)
+  endif()
+  foreach(run ${runs})
+    string(REGEX REPLACE "^np([0-9]+).*" "\\1" np ${run})
+    set(name mpi.${behavior}-${run})
+    set(env ${MPK_MPI_TEST_ENV})
+    set(counter shm)
+    if(run MATCHES "-msg$")
+      list(APPEND env ${MPK_MPI_NO_OSC})
+      set(counter msg)
+    endif()
+    set(extra --expect-counter ${counter})
     if(T_OUT)
-      set(f ${CMAKE_CURRENT_BINARY_DIR}/mpi-${behavior}-np${np}.bits)
+      set(f ${CMAKE_CURRENT_BINARY_DIR}/mpi-${behavior}-${run}.bits)
       list(APPEND files ${f})
-      set(extra --out ${f})
+      list(APPEND extra --out ${f})
     endif()
     add_test(NAME ${name}
              COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${np}
@@ -65,7 +79,7 @@ function(mpk_mpi_test behavior)
                      $<TARGET_FILE:${target}> ${MPIEXEC_POSTFLAGS}
                      --expect-ranks ${np} ${extra})
     set_tests_properties(${name} PROPERTIES LABELS mpi TIMEOUT 60
-      PROCESSORS ${np} ENVIRONMENT "${MPK_MPI_TEST_ENV}")
+      PROCESSORS ${np} ENVIRONMENT "${env}")
     if(T_OUT)
       set_tests_properties(${name} PROPERTIES
         FIXTURES_SETUP mpi-${behavior}-bits)
@@ -80,11 +94,11 @@ function(mpk_mpi_test behavior)
   endif()
 endfunction()
 
-mpk_mpi_test(reduce OUT)
+mpk_mpi_test(reduce OUT MSG)
 mpk_mpi_test(map)
-mpk_mpi_test(for)
-mpk_mpi_test(errors)
-mpk_mpi_test(kill)
+mpk_mpi_test(for MSG)
+mpk_mpi_test(errors MSG)
+mpk_mpi_test(kill MSG)
 mpk_mpi_test(args)
 mpk_mpi_test(subcomm)
 mpk_mpi_test(threadlevel)

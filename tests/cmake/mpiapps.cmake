@@ -1,9 +1,11 @@
 # apps over MPI: `mpk-pi --mode mpi` under mpirun, and its bad inputs.
 #   apps.mpi-pi-json       2 ranks: one JSON report (rank 0), ranks == 2, pi
-#                          within 1e-12, workers per rank, times
+#                          within 1e-12, workers per rank, 1 node, times, no
+#                          DYNAMIC counter under STATIC
 #   apps.mpi-pi-table      2 ranks: one table, with the ranks line
 #   apps.mpi-pi-flags      --steps --workers --repeat --schedule --chunk
-#                          --bind --partition all reach the run
+#                          --bind --partition all reach the run (DYNAMIC on
+#                          one node: the shared-memory counter)
 #   apps.mpi-pi-bits       1, 2, 3 ranks, both partitions, local schedules:
 #                          the same bits as a one-process pool at that chunk
 #   apps.mpi-pi-montecarlo the Monte Carlo estimate of the serial mode
@@ -38,8 +40,7 @@ mpk_app_bad_inputs(apps.pi ${_pi} "--partition dynamic" "--mode pool --partition
         "--partition" "--mpi-init-timeout 5" "--mpi-init-timeout x --mode pool"
         "--mpi-init-timeout -1 --mode pool")
 
-get_target_property(_mpk_defs mpk INTERFACE_COMPILE_DEFINITIONS)
-if(NOT _mpk_defs MATCHES "MPK_WITH_MPI")
+if(NOT TARGET mpk::mpi)
   # Without MPI, --mode mpi says so in one line and exits 2.
   add_test(NAME apps.pi-bad-x__mode_mpi COMMAND sh -c
     "e=$(\"$0\" --mode mpi 2>&1 >/dev/null); s=$?; test $s -eq 2 && test $(printf '%s\\n' \"$e\" | wc -l) -eq 1 && printf '%s\\n' \"$e\" | grep -q 'not built'"
@@ -66,13 +67,13 @@ function(mpiapps_test name np script)
 endfunction()
 
 mpiapps_test(mpi-pi-json 2
-  "\"$0\" $3 2 \"$1\" --mode mpi --json --steps 1e7 --repeat 2 | \"$2\" -c 'import json,sys,math; d=json.load(sys.stdin); r=d[\"results\"]; assert len(r)==1, r; x=r[0]; assert x[\"mode\"]==\"mpi\" and x[\"ranks\"]==2, x; assert abs(x[\"pi\"]-math.pi)<1e-12 and x[\"abs_error\"]<1e-12, x; w=x[\"workers_per_rank\"]; assert len(w)==2 and min(w)>=1 and x[\"total_workers\"]==sum(w) and x[\"workers\"]==w[0], x; assert x[\"partition\"]==\"static\" and x[\"seconds\"]>0 and x[\"ns_per_step_core\"]>0 and len(x[\"times\"])==2, x; assert x[\"speedup\"] is None and d[\"steps\"]==10**7, d'")
+  "\"$0\" $3 2 \"$1\" --mode mpi --json --steps 1e7 --repeat 2 | \"$2\" -c 'import json,sys,math; d=json.load(sys.stdin); r=d[\"results\"]; assert len(r)==1, r; x=r[0]; assert x[\"mode\"]==\"mpi\" and x[\"ranks\"]==2, x; assert abs(x[\"pi\"]-math.pi)<1e-12 and x[\"abs_error\"]<1e-12, x; w=x[\"workers_per_rank\"]; assert len(w)==2 and min(w)>=1 and x[\"total_workers\"]==sum(w) and x[\"workers\"]==w[0], x; assert x[\"partition\"]==\"static\" and x[\"dynamic_counter\"] is None and x[\"nodes\"]==1 and x[\"seconds\"]>0 and x[\"ns_per_step_core\"]>0 and len(x[\"times\"])==2, x; assert x[\"speedup\"] is None and d[\"steps\"]==10**7, d'")
 
 mpiapps_test(mpi-pi-table 2
   "o=$(\"$0\" $3 2 \"$1\" --mode mpi --steps 1e6 --repeat 1) || exit 1; printf '%s\\n' \"$o\"; test $(printf '%s\\n' \"$o\" | grep -c '^mode ') -eq 1 && test $(printf '%s\\n' \"$o\" | grep -c '^mpi  *simd  *[0-9]  *3\\.14159265') -eq 1 && printf '%s\\n' \"$o\" | grep -q '^mpi: 2 ranks, workers per rank'")
 
 mpiapps_test(mpi-pi-flags 2
-  "\"$0\" $3 2 \"$1\" --mode mpi --steps 2e5 --workers 2 --repeat 3 --schedule guided --chunk 500 --bind none --partition dynamic --kernel naive --json | \"$2\" -c 'import json,sys,math; d=json.load(sys.stdin); x=d[\"results\"][0]; assert d[\"steps\"]==200000 and d[\"chunk\"]==500 and d[\"schedule\"]==\"guided\" and d[\"repeat\"]==3, d; assert x[\"kernel\"]==\"naive\" and x[\"workers_per_rank\"]==[2,2] and x[\"total_workers\"]==4 and x[\"ranks\"]==2, x; assert x[\"partition\"]==\"dynamic\" and len(x[\"times\"])==3 and x[\"repeatable\"], x; assert abs(x[\"pi\"]-math.pi)<1e-9, x'")
+  "\"$0\" $3 2 \"$1\" --mode mpi --steps 2e5 --workers 2 --repeat 3 --schedule guided --chunk 500 --bind none --partition dynamic --kernel naive --json | \"$2\" -c 'import json,sys,math; d=json.load(sys.stdin); x=d[\"results\"][0]; assert d[\"steps\"]==200000 and d[\"chunk\"]==500 and d[\"schedule\"]==\"guided\" and d[\"repeat\"]==3, d; assert x[\"kernel\"]==\"naive\" and x[\"workers_per_rank\"]==[2,2] and x[\"total_workers\"]==4 and x[\"ranks\"]==2, x; assert x[\"partition\"]==\"dynamic\" and x[\"dynamic_counter\"]==\"shm\" and len(x[\"times\"])==3 and x[\"repeatable\"], x; assert abs(x[\"pi\"]-math.pi)<1e-9, x'")
 
 # The chunk is the unit of the reduction across ranks too: every run prints
 # the bits of the one-process pool.
@@ -108,7 +109,7 @@ configure_file(${CMAKE_CURRENT_BINARY_DIR}/guide-mpi-example.c.new
                ${CMAKE_CURRENT_BINARY_DIR}/guide-mpi-example.c COPYONLY)
 add_executable(test-guide-mpi-example
                ${CMAKE_CURRENT_BINARY_DIR}/guide-mpi-example.c)
-target_link_libraries(test-guide-mpi-example PRIVATE mpk m)
+target_link_libraries(test-guide-mpi-example PRIVATE mpk::mpi m)
 mpk_warnings(test-guide-mpi-example)
 foreach(np 1 3)
   add_test(NAME apps.mpi-guide-example-np${np}

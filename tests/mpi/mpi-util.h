@@ -2,9 +2,14 @@
  *
  * A program is launched by CTest as
  *   mpirun -np R --oversubscribe <exe> --expect-ranks R [--out FILE]
+ *          [--expect-hosts H] [--expect-counter shm|rma|msg]
  * mt_init() arms the watchdog, starts MPI at MPI_THREAD_FUNNELED and fails
  * unless the job has exactly R ranks (a launcher that started the program
- * once, or with another count, would otherwise pass silently). MT_RUN runs
+ * once, or with another count, would otherwise pass silently). On every run
+ * it checks that MPI's nodes (MPI_COMM_TYPE_SHARED) are the ranks' hosts
+ * (gethostname), and with --expect-hosts that there are H of them (the
+ * simulated clusters of tests/cluster). --expect-counter names the path
+ * DYNAMIC must take (mt_check_counter, after a DYNAMIC call). MT_RUN runs
  * one test function on every rank, then a barrier, so a test's collectives
  * never mix with the next test's. A failed CHECK on any rank exits that rank
  * with 1, and mpirun then aborts the job and exits non-zero: a failure on
@@ -23,21 +28,60 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mpk/mpi.h"
 #include "mpk/pool.h"
 #include "mpk/shm.h"
 
 static int mt_rank = -1, mt_size = 0;
-static const char *mt_out; /* --out FILE, or NULL */
+static const char *mt_out;     /* --out FILE, or NULL */
+static const char *mt_counter; /* --expect-counter NAME, or NULL */
+
+#define MT_HOST_CAP 256
+
+/* MPI's nodes are the hosts: the ranks in this rank's MPI_COMM_TYPE_SHARED
+   communicator are exactly those with its hostname. Returns the number of
+   distinct hosts (the same on every rank). */
+static inline int mt_hosts(void) {
+  char *all = calloc((size_t)mt_size, MT_HOST_CAP), me[MT_HOST_CAP] = "";
+  CHECK(all != NULL);
+  CHECK_EQ(gethostname(me, sizeof me - 1), 0);
+  MPI_Allgather(me, MT_HOST_CAP, MPI_CHAR, all, MT_HOST_CAP, MPI_CHAR,
+                MPI_COMM_WORLD);
+  MPI_Comm node;
+  CHECK_EQ(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0,
+                               MPI_INFO_NULL, &node),
+           MPI_SUCCESS);
+  int ns = 0, same = 0, hosts = 0;
+  MPI_Comm_size(node, &ns);
+  for (int r = 0; r < mt_size; r++) {
+    const char *h = all + (size_t)r * MT_HOST_CAP;
+    same += strcmp(h, me) == 0;
+    int seen = 0;
+    for (int q = 0; q < r && !seen; q++)
+      seen = strcmp(all + (size_t)q * MT_HOST_CAP, h) == 0;
+    hosts += !seen;
+  }
+  MPI_Comm_free(&node);
+  free(all);
+  CHECK_MSG(ns == same,
+            "rank %d on host %s: MPI's node has %d ranks, the host %d", mt_rank,
+            me, ns, same);
+  return hosts;
+}
 
 /* Parse --expect-ranks R and --out FILE, start MPI and check the job. */
 static inline void mt_init(int *argc, char ***argv, unsigned watchdog_s) {
   check_watchdog(watchdog_s);
-  int expect = -1;
+  int expect = -1, hosts = 0;
   for (int i = 1; i < *argc; i++) {
     if (!strcmp((*argv)[i], "--expect-ranks") && i + 1 < *argc)
       expect = atoi((*argv)[++i]);
+    else if (!strcmp((*argv)[i], "--expect-hosts") && i + 1 < *argc)
+      hosts = atoi((*argv)[++i]);
+    else if (!strcmp((*argv)[i], "--expect-counter") && i + 1 < *argc)
+      mt_counter = (*argv)[++i];
     else if (!strcmp((*argv)[i], "--out") && i + 1 < *argc)
       mt_out = (*argv)[++i];
   }
@@ -51,6 +95,9 @@ static inline void mt_init(int *argc, char ***argv, unsigned watchdog_s) {
   CHECK_MSG(expect > 0, "usage: %s --expect-ranks R [--out FILE]", (*argv)[0]);
   CHECK_MSG(mt_size == expect, "launched with %d ranks, expected %d", mt_size,
             expect);
+  int seen = mt_hosts();
+  CHECK_MSG(hosts == 0 || seen == hosts, "the ranks run on %d hosts, not %d",
+            seen, hosts);
 }
 
 /* Run one test on every rank; rank 0 reports it. */
@@ -194,6 +241,22 @@ static inline void mt_configure(mpk_pool_t *p, mpk_mpi_partition part, int root,
   o.root = root;
   o.grab = grab;
   CHECK_OK(mpk_pool_mpi_configure(p, &o));
+}
+
+/* After a DYNAMIC call on p: the counter's path is chosen, the same on
+   every rank, and the one --expect-counter names (when given). */
+static inline void mt_check_counter(mpk_pool_t *p) {
+  static const char *const names[] = {"none", "shm", "rma", "msg"};
+  mpk_mpi_info info;
+  CHECK_OK(mpk_pool_mpi_info_get(p, &info));
+  CHECK_MSG(info.counter >= MPK_MPI_COUNTER_SHM &&
+                info.counter <= MPK_MPI_COUNTER_MSG,
+            "rank %d: DYNAMIC counter path %d after a DYNAMIC call", mt_rank,
+            (int)info.counter);
+  mt_same_ll(info.counter, "DYNAMIC counter path");
+  CHECK_MSG(mt_counter == NULL || !strcmp(mt_counter, names[info.counter]),
+            "DYNAMIC took the %s path, expected %s", names[info.counter],
+            mt_counter);
 }
 
 /* The failure every rank saw last: the same code, index, status and signal

@@ -5,7 +5,12 @@
    with L <= C no two ranks pin workers onto the same PU. Ranks that mpirun
    bound apart keep their own binding. An explicit cpuset or MPK_BIND_NONE
    turns the sharing off. Expected values come from mpk_topo_plan_ex, the
-   same call every process can make. */
+   same call every process can make. Node-aware: the share is among the
+   ranks of one node (MPI_COMM_TYPE_SHARED, one host); ranks on different
+   hosts may use the same PU numbers (on the simulated hosts of
+   tests/cluster they are even the same cores). With --expect-cores W (a
+   batch-system launch line): each rank was given W cores and its default
+   pool has W workers inside them. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,12 +21,13 @@
 #define CAP 1024
 
 /* This rank's place among the node's ranks whose allowed set equals ours:
- *L of them, we are the *l-th. */
-static void peers(const char *mine, int *L, int *l) {
+ *L of them, we are the *l-th. *node: the node's communicator (to free). */
+static void peers(const char *mine, int *L, int *l, MPI_Comm *node_out) {
   MPI_Comm node;
   CHECK_EQ(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0,
                                MPI_INFO_NULL, &node),
            MPI_SUCCESS);
+  *node_out = node;
   int nr, ns;
   MPI_Comm_rank(node, &nr);
   MPI_Comm_size(node, &ns);
@@ -37,7 +43,6 @@ static void peers(const char *mine, int *L, int *l) {
       (*L)++;
     }
   free(all);
-  MPI_Comm_free(&node);
 }
 
 /* The PUs of a cpuset list as a bit mask (PUs < 64 on the test machine). */
@@ -62,7 +67,8 @@ static void test_default_shares(void) {
   char mine[CAP];
   CHECK_OK(mpk_topo_allowed(mine, sizeof mine));
   int L, l;
-  peers(mine, &L, &l);
+  MPI_Comm node;
+  peers(mine, &L, &l, &node);
   mpk_pool_t *p = NULL;
   CHECK_OK(mpk_pool_create_mpi(&p, MPI_COMM_WORLD, NULL));
   mpk_mpi_info in;
@@ -87,16 +93,21 @@ static void test_default_shares(void) {
               "rank %d: worker %d on %s, outside its share", mt_rank, i, w);
     used |= mask_of(w);
   }
-  /* with L <= C no two ranks of a share pin onto one PU */
-  unsigned long long *all = malloc((size_t)mt_size * sizeof *all);
+  /* no two ranks of one node pin onto one PU while the node has a core
+     for each (mpirun bound them apart, or they shared out one set) */
+  int nr, ns;
+  MPI_Comm_rank(node, &nr);
+  MPI_Comm_size(node, &ns);
+  unsigned long long *all = malloc((size_t)ns * sizeof *all);
   CHECK(all != NULL);
   MPI_Allgather(&used, 1, MPI_UNSIGNED_LONG_LONG, all, 1,
-                MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD);
-  if (L > 1 && L <= cores)
-    for (int r = 0; r < mt_size; r++)
-      CHECK_MSG(r == mt_rank || (all[r] & used) == 0,
-                "ranks %d and %d pin onto the same PU", mt_rank, r);
+                MPI_UNSIGNED_LONG_LONG, node);
+  if (ns <= cores)
+    for (int r = 0; r < ns; r++)
+      CHECK_MSG(r == nr || (all[r] & used) == 0,
+                "ranks %d and %d of one node pin onto the same PU", nr, r);
   free(all);
+  MPI_Comm_free(&node);
   mpk_pool_free(p);
 }
 
@@ -123,8 +134,35 @@ static void test_explicit_cpuset_keeps(void) {
   mpk_pool_free(p);
 }
 
+/* --expect-cores W: the launcher gave every rank a cpuset of W cores (a
+   batch system's task, e.g. --map-by ppr:R:node:PE=W --bind-to core), and
+   the default pool follows it: W workers, pinned inside it. */
+static int expect_cores;
+
+static void test_given_cpuset(void) {
+  if (expect_cores == 0)
+    return;
+  CHECK_EQ(mpk_core_count(), expect_cores);
+  mpk_pool_t *p = NULL;
+  CHECK_OK(mpk_pool_create_mpi(&p, MPI_COMM_WORLD, NULL));
+  CHECK_EQ(mpk_pool_size(p), expect_cores);
+  char mine[CAP], w[CAP];
+  CHECK_OK(mpk_topo_allowed(mine, sizeof mine));
+  for (int i = 0; i < expect_cores; i++) {
+    CHECK_OK(mpk_pool_worker_cpuset(p, i, w, sizeof w));
+    CHECK_MSG((mask_of(w) & ~mask_of(mine)) == 0,
+              "rank %d: worker %d on %s, outside the given cpuset %s", mt_rank,
+              i, w, mine);
+  }
+  mpk_pool_free(p);
+}
+
 int main(int argc, char **argv) {
+  for (int i = 1; i + 1 < argc; i++)
+    if (!strcmp(argv[i], "--expect-cores"))
+      expect_cores = atoi(argv[i + 1]);
   mt_init(&argc, &argv, 50);
+  MT_RUN(test_given_cpuset);
   MT_RUN(test_default_shares);
   MT_RUN(test_explicit_cpuset_keeps);
   return mt_finish();

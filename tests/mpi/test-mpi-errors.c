@@ -176,6 +176,7 @@ static void test_fail_dynamic_partition(void) {
         expect_task_failure(p, call, &c, reported(call, fs[k]), 11 + k);
       }
   }
+  mt_check_counter(p);
   mpk_pool_free(p);
 }
 

@@ -55,8 +55,9 @@ static void test_for_dynamic_cover(void) {
     mt_configure(p, MPK_MPI_DYNAMIC, -1, grabs[g]);
     for (int k = MPK_SCHED_AUTO; k <= MPK_SCHED_GUIDED; k++) {
       /* chunk 0 is 1 for cyclic / dynamic / guided: 10^5 chunks, too many
-         for one grab each (a local call per grab) */
-      if (grabs[g] != 1)
+         for grabs of 1 or 5 (a local call per grab, and on the message
+         path of DYNAMIC a round trip to rank 0) */
+      if (grabs[g] == 0)
         mt_share(p, N, (mpk_sched){(mpk_sched_kind)k, 0}, all);
       mt_share(p, N, (mpk_sched){(mpk_sched_kind)k, 333}, all);
     }
@@ -131,6 +132,19 @@ static void test_huge_ranges(void) {
   mpk_shm_free((void *)g_bad);
 }
 
+/* mpk_pool_for over [0, 1000) (chunk 7, dynamic local schedule): how many
+   indices all ranks visited, each once. */
+static long long covered_once(mpk_pool_t *p) {
+  mt_span *all = malloc((size_t)mt_size * sizeof *all);
+  CHECK(all != NULL);
+  mt_share(p, 1000, (mpk_sched){MPK_SCHED_DYNAMIC, 7}, all);
+  long long n = 0;
+  for (int r = 0; r < mt_size; r++)
+    n += all[r].count;
+  free(all);
+  return n;
+}
+
 static void test_info(void) {
   mpk_pool_t *p = mt_pool();
   mpk_mpi_info info;
@@ -151,6 +165,10 @@ static void test_info(void) {
   CHECK_EQ(info.root, mt_size - 1);
   CHECK_EQ(info.grab, 9);
   CHECK_EQ(info.rank, mt_rank);
+  /* DYNAMIC's counter: chosen at the first DYNAMIC call, not before */
+  CHECK_EQ(info.counter, MPK_MPI_COUNTER_NONE);
+  CHECK_EQ(covered_once(p), 1000);
+  mt_check_counter(p);
   mpk_pool_free(p);
   /* workers 0: the PUs mpirun gave the rank, at least one */
   p = mt_pool_on(MPI_COMM_WORLD, 0);

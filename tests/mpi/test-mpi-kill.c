@@ -120,6 +120,7 @@ static void test_kill_dynamic_partition(void) {
   for (int call = 0; call < 3; call++)
     for (int i = 0; i < 2; i++)
       expect_worker_death(p, call, ks[i]);
+  mt_check_counter(p);
   mpk_pool_free(p);
 }
 

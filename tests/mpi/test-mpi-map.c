@@ -102,13 +102,17 @@ static void test_map_every_rank_dynamic(void) {
   for (int g = 0; g < 3; g++) {
     mt_configure(p, MPK_MPI_DYNAMIC, -1, grabs[g]);
     const mpk_sched s[3] = {
-        {MPK_SCHED_DYNAMIC, 500}, {MPK_SCHED_STATIC, 0}, {MPK_SCHED_AUTO, 0}};
-    for (int k = 0; k < 3; k++) {
+        {MPK_SCHED_DYNAMIC, 500}, {MPK_SCHED_AUTO, 0}, {MPK_SCHED_STATIC, 0}};
+    /* STATIC 0 maps 10^5 chunks of one element: too many for grabs of 1
+       or 7 (a local call per grab, and on the message path of DYNAMIC a
+       round trip to rank 0) */
+    for (int k = 0; k < (grabs[g] == 0 ? 3 : 2); k++) {
       fill(in_malloc, out_malloc);
       map_on(p, in_malloc, out_malloc, s[k]);
       check_all(in_malloc, out_malloc, 0);
     }
   }
+  mt_check_counter(p);
   mpk_pool_free(p);
 }
 

@@ -186,6 +186,7 @@ static void test_pi_dynamic_partition(void) {
     double pi = pi_on(p, PI_STEPS, &pic, (mpk_sched){MPK_SCHED_DYNAMIC, 0}, 0);
     CHECK_NEAR(pi, M_PI, 1e-12);
     check_bits(pi, ref_pi0, "pi, dynamic partition, chunk 0");
+    mt_check_counter(p);
     /* many small grabs: 1000 chunks, one per grab with grab 1 */
     pi = pi_on(p, SMALL_STEPS, &smallc,
                (mpk_sched){MPK_SCHED_STATIC, SMALL_CHUNK}, 0);

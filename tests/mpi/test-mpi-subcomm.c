@@ -5,7 +5,9 @@
    MPI 4.1 an MPI_Win_allocate window would meet osc/rdma's shared-memory
    file naming (context id only, shared by the halves of one split:
    open-mpi/ompi#9492) and merge the two halves' counters; the library uses
-   a shared-memory window on one node, which this test guards. */
+   a shared-memory window on one node, which this test guards. On simulated
+   hosts (tests/cluster, 2 hosts x 2 ranks) each half spans both hosts and
+   DYNAMIC takes the message path there: no window at all. */
 #include <math.h>
 #include <string.h>
 
@@ -33,6 +35,10 @@ static void test_halves_at_once(void) {
               "round %d, half %d: pi %.17g, a local pool gives %.17g", round,
               mt_rank % 2, pi, ref);
     mt_same_bits_on(half, pi, "pi in one half");
+    mpk_mpi_info info;
+    CHECK_OK(mpk_pool_mpi_info_get(p, &info));
+    CHECK(info.counter != MPK_MPI_COUNTER_NONE);
+    mt_same_ll_on(half, info.counter, "DYNAMIC counter path in one half");
     mpk_pool_free(p);
   }
   MPI_Comm_free(&half);

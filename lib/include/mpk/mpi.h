@@ -27,10 +27,31 @@
  * of the schedule; for reductions the automatic chunk depends on n only).
  * MPK_MPI_STATIC (default): rank r takes one contiguous run of chunks, in
  * proportion to its worker count. MPK_MPI_DYNAMIC: ranks take runs of
- * `grab` chunks at a time from a counter held by rank 0 (MPI one-sided
- * MPI_Fetch_and_op; rank 0 computes too), for imbalanced work. Inside a
- * rank, the local schedule (static, cyclic, dynamic, guided) spreads the
- * rank's chunks over its workers as usual.
+ * `grab` chunks at a time from a counter held by rank 0 (rank 0 computes
+ * too), for imbalanced work. Inside a rank, the local schedule (static,
+ * cyclic, dynamic, guided) spreads the rank's chunks over its workers as
+ * usual.
+ *
+ * DYNAMIC on any transport
+ * ------------------------
+ * The first DYNAMIC call on a pool (collectively) picks how every rank
+ * reaches the counter, once for the pool's life and the same on every
+ * rank; mpk_mpi_info.counter reports it:
+ *   MPK_MPI_COUNTER_SHM  every rank on one node: a shared-memory window
+ *                        (MPI_Win_allocate_shared), MPI_Fetch_and_op;
+ *   MPK_MPI_COUNTER_RMA  several nodes: an MPI_Win_allocate window and
+ *                        MPI_Fetch_and_op, when the network has one-sided
+ *                        atomics (InfiniBand / UCX);
+ *   MPK_MPI_COUNTER_MSG  when no window works (TCP between nodes, as with
+ *                        Open MPI's btl tcp, or no one-sided component):
+ *                        two-sided messages to rank 0, which answers them
+ *                        between its own runs of half a grab; the other
+ *                        ranks ask for their next grab before running the
+ *                        current one.
+ * A window is used when MPI made it on every rank and a first fetch-and-op
+ * through it worked on every rank (MPI errors are returned for that probe,
+ * never fatal); otherwise MSG. Every path gives the same chunks-to-results
+ * and so the same result bits as STATIC.
  *
  * Reproducibility
  * ---------------
@@ -65,24 +86,23 @@
  * MPI's threading rules anyway. On an MPI pool, map's out_size and a
  * reduction's elem_size must fit an int (MPK_EINVAL otherwise: they become
  * MPI datatypes).
- * A rank that dies (killed, crashed) is the MPI library's business: Open MPI
- * aborts the job.
+ * A rank that dies (killed, crashed, its node lost) is the MPI library's
+ * business: Open MPI aborts the job (mpirun exits non-zero; every rank is
+ * killed and, with it, its workers: they die with their parent).
  *
  * Error codes of the range calls on an MPI pool, beyond those of pool.h:
  * MPK_EIO when an MPI call failed or the ranks did not run every chunk
  * exactly once (checked at every call, so a broken partition is an error,
- * never a wrong result); MPK_ENOSYS for DYNAMIC when MPI could not create
- * the one-sided window (made at the first DYNAMIC call, collectively; that
- * call and every later DYNAMIC call fail on every rank, STATIC still works).
+ * never a wrong result); for DYNAMIC, MPK_ENOMEM or MPK_EIO when the
+ * counter could not be set up at the first DYNAMIC call (that call and
+ * every later DYNAMIC call fail on every rank, STATIC still works).
  *
- * The DYNAMIC counter is a shared-memory window (MPI_Win_allocate_shared)
- * when every rank of the pool is on one node, else an MPI_Win_allocate
- * window. Known Open MPI issue: Open MPI 4.1's osc/rdma component (used by
- * MPI_Win_allocate) may back the windows of two communicators that share a
- * context id (the halves of one MPI_Comm_split, across nodes) with one file
- * when both are made at the same time (open-mpi/ompi#9492); the two DYNAMIC
- * pools then share one counter and their calls fail with MPK_EIO (never a
- * wrong result). Use the STATIC partition there.
+ * Known Open MPI issue (RMA path only): Open MPI 4.1's osc/rdma component
+ * (used by MPI_Win_allocate) may back the windows of two communicators that
+ * share a context id (the halves of one MPI_Comm_split, across nodes) with
+ * one file when both are made at the same time (open-mpi/ompi#9492); the
+ * two DYNAMIC pools then share one counter and their calls fail with
+ * MPK_EIO (never a wrong result). Use the STATIC partition there.
  *
  * Threads, fork and MPI
  * ---------------------
@@ -123,6 +143,14 @@ typedef struct {
                   workers x max(1, chunks / (8 x all workers))) */
 } mpk_mpi_opts;
 
+/* How the ranks reach DYNAMIC's counter ("DYNAMIC on any transport"). */
+typedef enum {
+  MPK_MPI_COUNTER_NONE = 0, /* no DYNAMIC call yet: not chosen */
+  MPK_MPI_COUNTER_SHM = 1,  /* one node: shared-memory window */
+  MPK_MPI_COUNTER_RMA = 2,  /* several nodes: one-sided atomics */
+  MPK_MPI_COUNTER_MSG = 3   /* two-sided messages served by rank 0 */
+} mpk_mpi_counter;
+
 /* Per-rank facts of an MPI pool. */
 typedef struct {
   int rank, size;     /* in the pool's communicator */
@@ -131,6 +159,7 @@ typedef struct {
   mpk_mpi_partition partition;
   int root;
   size_t grab;
+  mpk_mpi_counter counter; /* the same on every rank */
 } mpk_mpi_info;
 
 /* Defaults: static partition, results on every rank, automatic grab.

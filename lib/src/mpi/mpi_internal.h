@@ -43,9 +43,15 @@ typedef struct {
   long total;        /* workers over all ranks */
   long *wprefix;     /* size + 1 prefix sums of the worker counts */
   mpk_mpi_opts opts; /* this rank's view (checked equal at every call) */
-  MPI_Win win;       /* rank 0 exposes one uint64: the next free chunk */
-  uint64_t *counter; /* its memory (rank 0), unused elsewhere */
-  int dyn_rc;        /* MPK_OK, or why the window could not be made */
+  /* DYNAMIC's counter (mpi_dyn.c), set up at the first DYNAMIC call */
+  mpk_mpi_counter counter_kind; /* MPK_MPI_COUNTER_NONE before it */
+  int dyn_rc;                   /* MPK_OK, or why it could not be set up */
+  MPI_Win win;         /* SHM, RMA: rank 0 exposes one uint64, the next chunk */
+  uint64_t *counter;   /* its memory (rank 0), unused elsewhere */
+  uint64_t next;       /* MSG, rank 0: the next chunk */
+  uint64_t (*reqs)[2]; /* MSG, rank 0: per rank, its request */
+  uint64_t *answers;   /* MSG, rank 0: per rank, the first chunk sent */
+  MPI_Request *rreq, *sreq; /* MSG, rank 0: per rank, receive and send */
   /* exchange buffers, size entries each (counts: 2 x size) */
   mpk__mpi_hdr *hdrs;
   mpk__mpi_outcome *outs;
@@ -74,18 +80,26 @@ mpk__mpi *mpk__mpi_of(const mpk_pool_t *p);
 
 /* Step 1. h->rc is this rank's verdict; on MPK_OK from every rank and
    matching headers returns MPK_OK (for DYNAMIC with rank 0's counter at 0;
-   the first DYNAMIC call makes the counter window here: MPK_ENOSYS on every
-   rank if that fails, then and for every later DYNAMIC call);
-   otherwise every rank returns the same error (the lowest failing rank's
-   verdict, or MPK_EINVAL for a mismatch). */
+   the first DYNAMIC call sets up the counter here, mpk__mpi_dyn_open: when
+   that fails, its error on every rank, then and for every later DYNAMIC
+   call); otherwise every rank returns the same error (the lowest failing
+   rank's verdict, or MPK_EINVAL for a mismatch). */
 int mpk__mpi_agree(mpk__mpi *m, mpk__mpi_hdr *h);
 
-/* DYNAMIC: rank 0's counter of handed-out chunks: set to 0 (rank 0, at the
-   start of a call), raised to at least `to` (a failing rank: no rank
-   starts another grab), and a grab of `count` chunks (*first: the first). */
-int mpk__mpi_counter_reset(mpk__mpi *m);
-int mpk__mpi_counter_raise(mpk__mpi *m, uint64_t to);
-int mpk__mpi_grab(mpk__mpi *m, uint64_t count, uint64_t *first);
+/* DYNAMIC (mpi_dyn.c). open: collective, choose the counter's path (SHM,
+   RMA or MSG, the same on every rank) and set it up at 0; this rank's
+   MPK_OK or MPK_ENOMEM / MPK_EIO. reset: rank 0, set the counter to 0 at
+   the start of a call. close: free what open made (collective for a
+   window). work: step 2, this rank's grabs of g chunks from [0, K) until
+   none is left, each run through run(arg, k0, k1, o); a failure recorded
+   in o (by run, or an MPI error) stops every rank's grabs. */
+typedef void (*mpk__mpi_run_fn)(void *arg, uint64_t k0, uint64_t k1,
+                                mpk__mpi_out *o);
+int mpk__mpi_dyn_open(mpk__mpi *m);
+int mpk__mpi_dyn_reset(mpk__mpi *m);
+void mpk__mpi_dyn_close(mpk__mpi *m);
+void mpk__mpi_dyn_work(mpk__mpi *m, uint64_t K, uint64_t g, mpk__mpi_run_fn run,
+                       void *arg, mpk__mpi_out *o);
 
 /* The chunks [k0, k1) of nchunks that rank r takes under STATIC. */
 void mpk__mpi_static_share(const mpk__mpi *m, int r, uint64_t nchunks,

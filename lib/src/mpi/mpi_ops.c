@@ -211,6 +211,14 @@ static uint64_t grab_size(const call *c) {
   return g < room ? g : room;
 }
 
+/* One run of chunks [k0, k1) (a STATIC share or a DYNAMIC grab): executed,
+   counted. */
+static void run_grab(void *arg, uint64_t k0, uint64_t k1, mpk__mpi_out *o) {
+  call *c = arg;
+  c->run(c, k0, k1, k0 * c->chunk, run_end(c, k1), o);
+  o->chunks += k1 - k0;
+}
+
 /* Step 2: this rank's runs. */
 static void work(call *c, mpk__mpi_out *o) {
   mpk__mpi *m = c->m;
@@ -218,27 +226,11 @@ static void work(call *c, mpk__mpi_out *o) {
   if (m->opts.partition == MPK_MPI_STATIC || g == 0) {
     uint64_t k0, k1;
     mpk__mpi_static_share(m, m->rank, K, &k0, &k1);
-    if (o->code == MPK_OK && k0 < k1) {
-      c->run(c, k0, k1, k0 * c->chunk, run_end(c, k1), o);
-      o->chunks += k1 - k0;
-    }
+    if (o->code == MPK_OK && k0 < k1)
+      run_grab(c, k0, k1, o);
     return;
   }
-  while (o->code == MPK_OK) {
-    uint64_t k0;
-    int rc = mpk__mpi_grab(m, g, &k0);
-    if (rc != MPK_OK) {
-      mpk__mpi_fail(o, rc, UINT64_MAX, 0, 0);
-      break;
-    }
-    if (k0 >= K)
-      return;
-    uint64_t k1 = K - k0 > g ? k0 + g : K;
-    c->run(c, k0, k1, k0 * c->chunk, run_end(c, k1), o);
-    o->chunks += k1 - k0;
-  }
-  /* failed: no rank starts another grab */
-  mpk__mpi_counter_raise(m, K);
+  mpk__mpi_dyn_work(m, K, g, run_grab, c, o);
 }
 
 /* ---- the runs ------------------------------------------------------------

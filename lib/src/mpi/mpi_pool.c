@@ -1,7 +1,7 @@
 /* mpi_pool.c - MPI pools: creation and teardown, options, and the three
  * exchanges every range call goes through (mpi_internal.h). All data
  * between ranks moves through MPI collectives, point-to-point messages and
- * one one-sided counter; nothing else. */
+ * DYNAMIC's counter (mpi_dyn.c); nothing else. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +77,8 @@ int mpk_pool_mpi_info_get(const mpk_pool_t *p, mpk_mpi_info *info) {
                          .total_workers = m->total,
                          .partition = m->opts.partition,
                          .root = m->opts.root,
-                         .grab = m->opts.grab};
+                         .grab = m->opts.grab,
+                         .counter = m->counter_kind};
   return MPK_OK;
 }
 
@@ -114,12 +115,7 @@ static int mpi_usable(MPI_Comm comm) {
 }
 
 static void mpi_free(mpk__mpi *m) {
-  /* After a failed window creation some ranks may hold a window and others
-     not: freeing it (collective) could wait forever, so it is left. */
-  if (m->win != MPI_WIN_NULL && m->dyn_rc == MPK_OK) {
-    MPI_Win_unlock_all(m->win);
-    MPI_Win_free(&m->win);
-  }
+  mpk__mpi_dyn_close(m);
   if (m->comm != MPI_COMM_NULL)
     MPI_Comm_free(&m->comm);
   free(m->wprefix);
@@ -134,47 +130,6 @@ void mpk__mpi_destroy(mpk_pool_t *p) {
   p->ext_ops = NULL;
   p->ext = NULL;
   mpi_free(m);
-}
-
-/* The counter window: rank 0 exposes one uint64 (reset to 0), every rank
-   keeps a passive-target epoch open on it for the pool's life. Made at the
-   first DYNAMIC call, so pools that never use it never touch MPI's
-   one-sided layer. */
-static int open_window(mpk__mpi *m) {
-  MPI_Aint bytes = m->rank == 0 ? (MPI_Aint)sizeof(uint64_t) : 0;
-  /* All ranks on one node: a shared-memory window (Open MPI's osc/sm).
-     Open MPI 4.1 picks osc/rdma for MPI_Win_allocate, whose backing file
-     is named after the communicator's context id only, so the windows of
-     two halves of one split made at the same time collide
-     (open-mpi/ompi#9492); osc/sm's do not. */
-  MPI_Comm node;
-  int node_size = 0;
-  int rc = MPI_Comm_split_type(m->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL,
-                               &node);
-  if (rc == MPI_SUCCESS) {
-    MPI_Comm_size(node, &node_size);
-    MPI_Comm_free(&node);
-  }
-  /* every rank must choose alike (a failed split on one rank says no) */
-  int one_node = node_size == m->size, all_one = 0;
-  rc = MPI_Allreduce(&one_node, &all_one, 1, MPI_INT, MPI_MIN, m->comm);
-  if (rc != MPI_SUCCESS)
-    return MPK_ENOSYS;
-  if (all_one)
-    rc = MPI_Win_allocate_shared(bytes, (int)sizeof(uint64_t), MPI_INFO_NULL,
-                                 m->comm, &m->counter, &m->win);
-  else
-    rc = MPI_Win_allocate(bytes, (int)sizeof(uint64_t), MPI_INFO_NULL, m->comm,
-                          &m->counter, &m->win);
-  if (rc != MPI_SUCCESS) {
-    m->win = MPI_WIN_NULL;
-    return MPK_ENOSYS;
-  }
-  MPI_Win_set_errhandler(m->win, MPI_ERRORS_RETURN);
-  rc = MPI_Win_lock_all(MPI_MODE_NOCHECK, m->win);
-  if (rc != MPI_SUCCESS)
-    return MPK_ENOSYS;
-  return m->rank == 0 ? mpk__mpi_counter_reset(m) : MPK_OK;
 }
 
 #define SLICE_CAP 1024 /* a cpuset list string */
@@ -325,12 +280,16 @@ int mpk__mpi_agree(mpk__mpi *m, mpk__mpi_hdr *h) {
   h->grab = m->opts.grab;
   bool dyn = h->partition == MPK_MPI_DYNAMIC;
   if (h->rc == MPK_OK && dyn && m->dyn_rc != MPK_OK)
-    h->rc = m->dyn_rc;
+    h->rc = mpk__errf(m->dyn_rc,
+                      "MPK_MPI_DYNAMIC: the counter could not be set up at "
+                      "the pool's first DYNAMIC call (%s)",
+                      mpk_strerror(m->dyn_rc));
   /* The counter restarts at 0 for every DYNAMIC call. No grab of the last
      call is in flight: every rank flushed its grabs before it entered that
      call's settle, which rank 0 left after all of them. */
-  if (h->rc == MPK_OK && dyn && m->rank == 0 && m->win != MPI_WIN_NULL)
-    h->rc = mpk__mpi_counter_reset(m);
+  if (h->rc == MPK_OK && dyn && m->rank == 0 &&
+      m->counter_kind != MPK_MPI_COUNTER_NONE)
+    h->rc = mpk__mpi_dyn_reset(m);
   mpk__mpi_hdr *all = m->hdrs;
   int rc = MPI_Allgather(h, (int)sizeof *h, MPI_BYTE, all, (int)sizeof *h,
                          MPI_BYTE, m->comm);
@@ -350,41 +309,12 @@ int mpk__mpi_agree(mpk__mpi *m, mpk__mpi_hdr *h) {
                       "schedule, sizes and MPI options)",
                       r);
   }
-  if (out == MPK_OK && dyn && m->win == MPI_WIN_NULL) {
-    /* first DYNAMIC call: every rank makes the window (counter 0) */
-    m->dyn_rc = all_agree(m->comm, m->size, open_window(m), m->counts);
-    if (m->dyn_rc != MPK_OK)
-      m->dyn_rc = MPK_ENOSYS;
+  if (out == MPK_OK && dyn && m->counter_kind == MPK_MPI_COUNTER_NONE) {
+    /* first DYNAMIC call: every rank sets up the counter (at 0) */
+    m->dyn_rc = all_agree(m->comm, m->size, mpk__mpi_dyn_open(m), m->counts);
     out = m->dyn_rc;
   }
-  if (out == MPK_ENOSYS && dyn && m->dyn_rc == MPK_ENOSYS)
-    out = mpk__errf(MPK_ENOSYS, "MPK_MPI_DYNAMIC: the MPI one-sided counter "
-                                "window could not be made on every rank");
   return out;
-}
-
-int mpk__mpi_counter_reset(mpk__mpi *m) {
-  uint64_t zero = 0;
-  int rc = MPI_Accumulate(&zero, 1, MPI_UINT64_T, 0, 0, 1, MPI_UINT64_T,
-                          MPI_REPLACE, m->win);
-  if (rc == MPI_SUCCESS)
-    rc = MPI_Win_flush(0, m->win);
-  return mpk__mpi_err(rc);
-}
-
-int mpk__mpi_counter_raise(mpk__mpi *m, uint64_t to) {
-  uint64_t old;
-  int rc = MPI_Fetch_and_op(&to, &old, MPI_UINT64_T, 0, 0, MPI_MAX, m->win);
-  if (rc == MPI_SUCCESS)
-    rc = MPI_Win_flush(0, m->win);
-  return mpk__mpi_err(rc);
-}
-
-int mpk__mpi_grab(mpk__mpi *m, uint64_t count, uint64_t *first) {
-  int rc = MPI_Fetch_and_op(&count, first, MPI_UINT64_T, 0, 0, MPI_SUM, m->win);
-  if (rc == MPI_SUCCESS)
-    rc = MPI_Win_flush(0, m->win);
-  return mpk__mpi_err(rc);
 }
 
 void mpk__mpi_static_share(const mpk__mpi *m, int r, uint64_t nchunks,
