@@ -462,10 +462,17 @@ void ch_pool_async(void) {
   CH_DO(rc, CH_HANG, mpk_async_wait(calls[0].a, MPK_FOREVER));
   pk_kill_finish(&pp, &kl, rc, check_now(), "mpk_async_wait", !calls[0].is_map);
   check_async(&calls[0], rc);
+  /* A K_RUN victim goes on after its tell, so its SIGKILL may land once
+     call 0 is over, in a chunk of a later call: that one call (only one,
+     and only then) returns MPK_EWORKER. */
+  int late = kl.mode == K_RUN && rc == MPK_OK;
   for (int c = 1; c < ncalls; c++) {
     CH_DO(rc, CH_HANG, mpk_async_wait(calls[c].a, MPK_FOREVER));
-    CHECK_MSG(rc == MPK_OK, "async call %d (no kill in it) returned %s", c,
-              mpk_err_name(rc));
+    if (late && rc == MPK_EWORKER)
+      late = 0;
+    else
+      CHECK_MSG(rc == MPK_OK, "async call %d (no kill in it) returned %s", c,
+                mpk_err_name(rc));
     check_async(&calls[c], rc);
   }
   for (int c = 0; c < ncalls; c++) {
