@@ -28,3 +28,7 @@ if(TARGET mpk-bench-micro AND TARGET mpk-pi AND TARGET mpk-square)
   endif()
   mpk_test(scale results LABELS bench-smoke TIMEOUT 200 ENV ${_results_env})
 endif()
+if(EXISTS ${PROJECT_SOURCE_DIR}/bench/regress-eval)
+  mpk_test(scale eval LABELS bench-smoke TIMEOUT 180
+    ENV MPK_SOURCE_DIR=${PROJECT_SOURCE_DIR} MPK_BUILD_DIR=${PROJECT_BINARY_DIR})
+endif()
