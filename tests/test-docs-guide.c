@@ -29,13 +29,13 @@ static int compile(int n, const char *src, size_t len, char **msg) {
   const char *cc = need_env("MPK_CC");
   char inc[600];
   snprintf(inc, sizeof inc, "-I%s/lib/include", need_env("MPK_SOURCE_DIR"));
-  const char *argv[40] = {cc,      "-std=c11", "-Wall", "-Wextra",
-                          "-Werror", inc,      "-c",    c,
-                          "-o",      o};
+  const char *argv[40] = {cc,  "-std=c11", "-Wall", "-Wextra", "-Werror",
+                          inc, "-c",       c,       "-o",      o};
   int k = 10;
   /* the MPI flags of this build, space-separated (may be empty) */
   static char extra[4096];
-  snprintf(extra, sizeof extra, "%s", getenv("MPK_MPI_CFLAGS") ? getenv("MPK_MPI_CFLAGS") : "");
+  snprintf(extra, sizeof extra, "%s",
+           getenv("MPK_MPI_CFLAGS") ? getenv("MPK_MPI_CFLAGS") : "");
   for (char *t = strtok(extra, " "); t && k < 38; t = strtok(NULL, " "))
     argv[k++] = t;
   argv[k] = NULL;

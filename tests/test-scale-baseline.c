@@ -35,8 +35,8 @@ static void synth_run(const char *out, const char *opts) {
 /* mpk-scale ARGS (NULL-terminated, at most 10): exit status; stdout and
    stderr into *out / *err (malloc'd) when not NULL. */
 static int scale(char **out, char **err, const char *a0, const char *a1,
-                 const char *a2, const char *a3, const char *a4,
-                 const char *a5, const char *a6) {
+                 const char *a2, const char *a3, const char *a4, const char *a5,
+                 const char *a6) {
   char o[512], e[512];
   snprintf(o, sizeof o, "%s/out.txt", dir);
   snprintf(e, sizeof e, "%s/err.txt", dir);
@@ -210,9 +210,9 @@ static void test_comparison_files(void) {
   char c[512], b[512], path[512], msg[128];
   snprintf(b, sizeof b, "%s/a.json", dir);
   snprintf(c, sizeof c, "%s/one.json", dir);
-  CHECK_EQ(scale(NULL, NULL, "--compare", c, "--baseline", b, "--out", dir,
-                 NULL),
-           1);
+  CHECK_EQ(
+      scale(NULL, NULL, "--compare", c, "--baseline", b, "--out", dir, NULL),
+      1);
   snprintf(path, sizeof path, "%s/scaling-compare.json", dir);
   app_json *doc;
   CHECK_MSG(app_json_parse_file(path, &doc, msg, sizeof msg) == 0, "%s", msg);
@@ -248,8 +248,9 @@ static void test_micro(void) {
            1);
   CHECK_EQ(count_lines_with(out, "REGRESSED "), 1);
   CHECK(strstr(out, "\nREGRESSED pool_map/mpk: +10.") != NULL);
-  CHECK(strstr(out, "3 points compared, 1 regressed, 0 improved, 2 unchanged") !=
-        NULL);
+  CHECK(
+      strstr(out, "3 points compared, 1 regressed, 0 improved, 2 unchanged") !=
+      NULL);
   free(out);
   CHECK_EQ(scale(&out, NULL, "--compare-micro", b, b, NULL, NULL, NULL, NULL),
            0);
@@ -258,9 +259,8 @@ static void test_micro(void) {
            2);
   CHECK(strstr(err, "has no per-repetition results") != NULL);
   free(err);
-  CHECK_EQ(scale(NULL, NULL, "--compare-micro", b, NULL, NULL, NULL, NULL,
-                 NULL),
-           2);
+  CHECK_EQ(
+      scale(NULL, NULL, "--compare-micro", b, NULL, NULL, NULL, NULL, NULL), 2);
 }
 
 /* A fresh sweep (6 rounds) against baselines 10^15 times faster / slower:
@@ -272,8 +272,8 @@ static void test_sweep_with_baseline(void) {
   snprintf(fast, sizeof fast, "%s/fast.json", dir);
   snprintf(slow, sizeof slow, "%s/slow.json", dir);
   snprintf(o, sizeof o, "%s/sweep-out.txt", dir);
-  const char *a1[] = {scale_bin, SWEEP_ARGS, "--name",     "b", "--rounds",
-                      "6",       "--baseline", fast, NULL};
+  const char *a1[] = {scale_bin, SWEEP_ARGS,   "--name", "b", "--rounds",
+                      "6",       "--baseline", fast,     NULL};
   CHECK_EQ(run_prog(a1, o, NULL, 90), 1);
   char *out = slurp(o);
   CHECK_MSG(out && count_lines_with(out, "REGRESSED ") == N_POINTS, "%s",
@@ -284,8 +284,8 @@ static void test_sweep_with_baseline(void) {
   CHECK(access(bjson, R_OK) == 0); /* the run was still written */
   snprintf(bjson, sizeof bjson, "%s/b-compare.json", dir);
   CHECK(access(bjson, R_OK) == 0);
-  const char *a2[] = {scale_bin, SWEEP_ARGS, "--name",     "c", "--rounds",
-                      "6",       "--baseline", slow, NULL};
+  const char *a2[] = {scale_bin, SWEEP_ARGS,   "--name", "c", "--rounds",
+                      "6",       "--baseline", slow,     NULL};
   CHECK_EQ(run_prog(a2, o, NULL, 90), 0);
   out = slurp(o);
   CHECK_MSG(out && strstr(out, "8 points compared, 0 regressed"), "%s",
@@ -325,8 +325,8 @@ static void test_bad_baselines(void) {
                         "--baseline", run_a,       NULL};
   CHECK_EQ(run_prog(argv, NULL, NULL, 30), 2);
   /* a sweep with an unreadable baseline stops before measuring */
-  const char *a2[] = {scale_bin, SWEEP_ARGS, "--name", "d", "--baseline",
-                      missing,   NULL};
+  const char *a2[] = {scale_bin,    SWEEP_ARGS, "--name", "d",
+                      "--baseline", missing,    NULL};
   CHECK_EQ(run_prog(a2, NULL, NULL, 30), 2);
   char d[512];
   snprintf(d, sizeof d, "%s/d.json", dir);

@@ -13,9 +13,8 @@ static void test_quick_eval(void) {
   snprintf(script, sizeof script, "%s/bench/regress-eval", src);
   snprintf(out, sizeof out, "%s/stdout.txt", dir);
   snprintf(err, sizeof err, "%s/stderr.txt", dir);
-  const char *argv[] = {"/usr/bin/env", "python3", script, "--quick",
-                        "--build",      build,     "--out", dir,
-                        "2",            NULL};
+  const char *argv[] = {"/usr/bin/env", "python3", script, "--quick", "--build",
+                        build,          "--out",   dir,    "2",       NULL};
   int rc = run_prog(argv, out, err, 150);
   char *o = slurp(out), *e = slurp(err);
   CHECK_MSG(rc == 0, "regress-eval exited %d:\n%s\n%s", rc, o ? o : "",
@@ -29,8 +28,7 @@ static void test_quick_eval(void) {
       "A/B with a copy of the binary (--quick): 1 runs",
       "targets (issue 10, K >= 8, points >= 20 ms): "};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-    CHECK_MSG(strstr(o, want[i]) != NULL, "output lacks '%s':\n%s", want[i],
-              o);
+    CHECK_MSG(strstr(o, want[i]) != NULL, "output lacks '%s':\n%s", want[i], o);
   free(o);
   free(e);
   char path[512];

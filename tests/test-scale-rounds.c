@@ -39,9 +39,10 @@ static void check_points(const app_json *doc, int rounds, int repeat) {
   for (size_t i = 0; i < pts->len; i++) {
     const app_json *p = &pts->items[i];
     static const char *const keys[] = {
-        "kernel", "scaling", "mode",          "workers",      "size",
-        "times",  "ok",      "median",        "noise_within", "noise_between",
-        "rounds", "round_medians", "time_rounds", "repeats"};
+        "kernel",       "scaling",       "mode",   "workers",
+        "size",         "times",         "ok",     "median",
+        "noise_within", "noise_between", "rounds", "round_medians",
+        "time_rounds",  "repeats"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
       CHECK_MSG(has(p, keys[k]), "point %zu lacks %s", i, keys[k]);
     CHECK_MSG(app_json_get(p, "ok")->number == 1, "point %zu: %s", i,
@@ -66,7 +67,7 @@ static void check_points(const app_json *doc, int rounds, int repeat) {
 }
 
 static void test_rounds_json(void) {
-  const char *argv[] = {scale_bin, SWEEP_ARGS, "--rounds", "3", "--repeat",
+  const char *argv[] = {scale_bin, SWEEP_ARGS, "--rounds", "3",     "--repeat",
                         "2",       "--seed",   "12345",    "--out", dir,
                         "--name",  "r3",       NULL};
   char err[512];
@@ -83,13 +84,17 @@ static void test_rounds_json(void) {
   CHECK_EQ(app_json_get_num(cfg, "seed", 0), 12345);
   CHECK_EQ(app_json_get(cfg, "process_per_round")->number, 1);
   const app_json *m = app_json_get(doc, "machine");
-  static const char *const mk[] = {"cpu_model", "cores", "allowed", "kernel",
-                                   "governor", "load_average_at_start",
+  static const char *const mk[] = {"cpu_model",
+                                   "cores",
+                                   "allowed",
+                                   "kernel",
+                                   "governor",
+                                   "load_average_at_start",
                                    "load_average_at_end"};
   for (size_t k = 0; k < sizeof mk / sizeof mk[0]; k++)
     CHECK_MSG(has(m, mk[k]), "machine lacks %s", mk[k]);
   const app_json *b = app_json_get(doc, "build");
-  static const char *const bk[] = {"mpk",       "compiler",   "c_flags",
+  static const char *const bk[] = {"mpk",        "compiler",   "c_flags",
                                    "build_type", "git_commit", "git_dirty"};
   for (size_t k = 0; k < sizeof bk / sizeof bk[0]; k++)
     CHECK_MSG(has(b, bk[k]), "build lacks %s", bk[k]);
@@ -99,9 +104,9 @@ static void test_rounds_json(void) {
 }
 
 static void test_max_time(void) {
-  const char *argv[] = {scale_bin,  SWEEP_ARGS, "--rounds", "3",
+  const char *argv[] = {scale_bin,  SWEEP_ARGS, "--rounds",   "3",
                         "--repeat", "1",        "--max-time", "0.02",
-                        "--out",    dir,        "--name",   "mt",
+                        "--out",    dir,        "--name",     "mt",
                         NULL};
   CHECK_EQ(run_prog(argv, NULL, NULL, 150), 0);
   app_json *doc = load("mt.json");
@@ -120,11 +125,10 @@ static void test_against_copy(void) {
   snprintf(cmd, sizeof cmd, "cp '%s' '%s'", scale_bin, copy);
   CHECK_EQ(system(cmd), 0);
   snprintf(out, sizeof out, "%s/ab.txt", dir);
-  const char *argv[] = {scale_bin,  SWEEP_ARGS,   "--rounds",    "4",
-                        "--repeat", "1",          "--against",   copy,
-                        "--threshold", "0.5",     "--alpha",     "1e-6",
-                        "--out",    dir,          "--name",      "ab",
-                        NULL};
+  const char *argv[] = {
+      scale_bin,   SWEEP_ARGS, "--rounds",    "4",   "--repeat", "1",
+      "--against", copy,       "--threshold", "0.5", "--alpha",  "1e-6",
+      "--out",     dir,        "--name",      "ab",  NULL};
   int rc = run_prog(argv, out, NULL, 150);
   char *o = slurp(out);
   CHECK_MSG(rc == 0, "exit %d:\n%s", rc, o ? o : "");
@@ -180,11 +184,11 @@ static void test_bad_usage(void) {
   const char *a1[] = {scale_bin, "--against", "/nonexistent/mpk-scale",
                       "--out",   dir,         NULL};
   CHECK_EQ(run_prog(a1, NULL, e, 30), 2);
-  const char *a2[] = {scale_bin, SWEEP_ARGS, "--only-points", "99",
-                      "--out",   dir,        NULL};
+  const char *a2[] = {scale_bin, SWEEP_ARGS, "--only-points", "99", "--out",
+                      dir,       NULL};
   CHECK_EQ(run_prog(a2, NULL, e, 30), 2);
-  const char *a3[] = {scale_bin, "--against", scale_bin, "--baseline", "x.json",
-                      "--out",   dir,         NULL};
+  const char *a3[] = {scale_bin, "--against", scale_bin, "--baseline",
+                      "x.json",  "--out",     dir,       NULL};
   CHECK_EQ(run_prog(a3, NULL, e, 30), 2);
 }
 

@@ -11,10 +11,10 @@
 #include "scale_stats.h"
 
 /* Fixed "noise" for the synthetic rounds (mean 0). */
-static const double Z[12] = {-1.2, 0.4, 0.9, -0.3, 1.5, -0.8,
-                             0.1,  -1.6, 0.7, 0.3, 0.0, 0.0};
-static const double W[12] = {0.5, -0.9, 1.1,  0.2, -1.4, 0.8,
-                             -0.2, 1.3, -0.6, 0.0, 0.9,  -0.4};
+static const double Z[12] = {-1.2, 0.4,  0.9, -0.3, 1.5, -0.8,
+                             0.1,  -1.6, 0.7, 0.3,  0.0, 0.0};
+static const double W[12] = {0.5,  -0.9, 1.1,  0.2, -1.4, 0.8,
+                             -0.2, 1.3,  -0.6, 0.0, 0.9,  -0.4};
 
 /* med[i] = scale * exp(sd * noise[i]) for i < n. */
 static void rounds(double *med, int n, double scale, double sd,
@@ -223,7 +223,8 @@ static void test_round_medians_and_noise(void) {
   CHECK_NEAR(med[0], 2, 0);
   CHECK_NEAR(med[1], 20, 0);
   int gap[] = {0, 0, 2, 2, 2, 5};
-  CHECK_EQ(scale_round_medians(t, gap, 6, med, 4), 3); /* empty rounds skipped */
+  CHECK_EQ(scale_round_medians(t, gap, 6, med, 4),
+           3); /* empty rounds skipped */
   CHECK_NEAR(med[0], 1.5, 0);
   CHECK_NEAR(med[1], 10, 0);
   CHECK_NEAR(med[2], 30, 0);

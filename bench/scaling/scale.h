@@ -4,6 +4,10 @@
  * check (scale_compare.c, on the statistics of scale_stats.h) and the ranks
  * x workers points run under mpirun (scale_mpi.c, which also runs the
  * children of the rounds).
+ *
+ * Safety: the readers, the key and the statistics are MT-safe (no shared
+ * state); the writers, scale_compare_* and scale_prov_* print on stdio
+ * streams; scale_run_child forks (call it from one thread).
  */
 #ifndef MPK_SCALE_H
 #define MPK_SCALE_H

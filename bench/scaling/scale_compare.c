@@ -2,6 +2,7 @@
  * then per common point Yuen's test on the round medians of both runs,
  * Holm over the sweep (scale_stats.h), a table, REGRESSED lines, a summary
  * line, and the comparison as JSON and CSV. See scale.h. */
+#include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +90,8 @@ static void print_table(const row *r, int n, const scale_cmp_opts *o,
       snprintf(p, sizeof p, "-");
     char rounds[24];
     snprintf(rounds, sizeof rounds, "%d/%d", x->sb.n, x->sc.n);
-    fprintf(out, "%-*s  %10s  %10s  %8s  %-20s  %9s  %6s  %s\n", w,
-            x->c->label, fmt_time(tb, sizeof tb, exp(x->sb.center)),
+    fprintf(out, "%-*s  %10s  %10s  %8s  %-20s  %9s  %6s  %s\n", w, x->c->label,
+            fmt_time(tb, sizeof tb, exp(x->sb.center)),
             fmt_time(tc, sizeof tc, exp(x->sc.center)),
             fmt_pct(ch, sizeof ch, x->t.ratio), iv, p, rounds,
             verdict_cell(v, sizeof v, &x->t));
@@ -144,8 +145,8 @@ static int write_files(const char *stem, const char *bn, const char *cn,
   fprintf(f,
           ",\n  \"summary\": {\"regressed\": %d, \"improved\": %d, "
           "\"unchanged\": %d, \"inconclusive\": %d},\n  \"points\": [\n",
-          count[SCALE_REGRESSED], count[SCALE_IMPROVED],
-          count[SCALE_UNCHANGED], count[SCALE_INCONCLUSIVE]);
+          count[SCALE_REGRESSED], count[SCALE_IMPROVED], count[SCALE_UNCHANGED],
+          count[SCALE_INCONCLUSIVE]);
   for (int i = 0; i < n; i++) {
     json_row(f, &r[i]);
     fputs(i + 1 < n ? ",\n" : "\n", f);
@@ -275,22 +276,37 @@ int scale_compare_runs(const scale_runfile *base, const char *base_name,
           n, count[SCALE_REGRESSED], count[SCALE_IMPROVED],
           count[SCALE_UNCHANGED], count[SCALE_INCONCLUSIVE],
           100.0 * o->threshold, o->alpha, n - undecidable, missing, failed);
+  double *nb = malloc((size_t)n * sizeof *nb),
+         *nc = malloc((size_t)n * sizeof *nc);
+  int k = 0;
+  for (int i = 0; nb != NULL && nc != NULL && i < n; i++)
+    if (isfinite(sb[i].sw) && isfinite(sc[i].sw)) {
+      nb[k] = sb[i].sw;
+      nc[k++] = sc[i].sw;
+    }
+  if (k > 0) /* gsl_stats_median sorts its argument */
+    fprintf(out,
+            "mpk-scale: spread between rounds (median over points): "
+            "baseline %.1f%%, candidate %.1f%%\n",
+            100.0 * gsl_stats_median(nb, 1, (size_t)k),
+            100.0 * gsl_stats_median(nc, 1, (size_t)k));
+  free(nb);
+  free(nc);
   if (undecidable > 0)
     fprintf(out,
             "mpk-scale: %d points have fewer than %d rounds on a side and "
             "cannot be decided: measure with --rounds 10 (or more)\n",
             undecidable, SCALE_MIN_ROUNDS);
-  if (o->out_stem != NULL &&
-      write_files(o->out_stem, base_name, cand_name, r, n, o, count,
-                  prov_lines) != 0) {
+  if (o->out_stem != NULL && write_files(o->out_stem, base_name, cand_name, r,
+                                         n, o, count, prov_lines) != 0) {
     fprintf(stderr, "mpk-scale: cannot write %s.json / .csv\n", o->out_stem);
     status = 2;
     goto out;
   }
-  status = count[SCALE_REGRESSED] > 0 ||
-                   (o->strict && count[SCALE_INCONCLUSIVE] > 0)
-               ? 1
-               : 0;
+  status =
+      count[SCALE_REGRESSED] > 0 || (o->strict && count[SCALE_INCONCLUSIVE] > 0)
+          ? 1
+          : 0;
 out:
   free(prov_lines);
   free(r);

@@ -19,7 +19,7 @@
 #include "mpk/error.h"
 #include "scale.h"
 
-#define OUT_CAP (1u << 20) /* mpk-pi's JSON is a few hundred bytes */
+#define OUT_CAP (1u << 20)      /* mpk-pi's JSON is a few hundred bytes */
 #define ERR_KEEP SCALE_ERR_KEEP /* the tail of stderr kept for messages */
 #define MAX_ARGS 96
 

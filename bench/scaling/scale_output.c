@@ -196,7 +196,9 @@ static void write_prov(FILE *f, const scale_prov *p) {
   str_or_null(f, "build_type", p->build_type);
   str_or_null(f, "git_commit", p->git_commit);
   fprintf(f, ", \"git_dirty\": %s",
-          p->git_dirty < 0 ? "null" : p->git_dirty ? "true" : "false");
+          p->git_dirty < 0 ? "null"
+          : p->git_dirty   ? "true"
+                           : "false");
   fprintf(f, ", \"openmp\": %s", p->openmp[0] ? p->openmp : "null");
   str_or_null(f, "gsl", p->gsl);
   str_or_null(f, "hwloc", p->hwloc);
@@ -206,8 +208,8 @@ static void write_prov(FILE *f, const scale_prov *p) {
 
 /* One provenance field compared: prints a line when both are known and
    differ; returns 1 then. */
-static int diff_str(FILE *out, const char *tag, const char *what,
-                    const char *a, const char *b) {
+static int diff_str(FILE *out, const char *tag, const char *what, const char *a,
+                    const char *b) {
   if (!a[0] || !b[0] || strcmp(a, b) == 0)
     return 0;
   fprintf(out, "%s: %s: baseline '%s', candidate '%s'\n", tag, what, a, b);
@@ -313,7 +315,8 @@ static int write_json(const char *path, const scale_config *c,
   fprintf(f,
           "  \"config\": {\"repeat\": %d, \"rounds\": %d, \"seed\": %lu, "
           "\"process_per_round\": %s, \"max_time\": ",
-          c->repeat, c->rounds, c->seed, c->process_per_round ? "true" : "false");
+          c->repeat, c->rounds, c->seed,
+          c->process_per_round ? "true" : "false");
   app_json_num(f, c->max_time > 0 ? c->max_time : NAN);
   fprintf(f, ", \"against\": ");
   app_json_str(f, c->against);

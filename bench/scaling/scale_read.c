@@ -29,8 +29,8 @@ void scale_key(char *key, size_t kcap, char *label, size_t lcap,
            mode, sched, w, size);
 }
 
-void scale_point_key(const scale_point *p, char *key, size_t kcap,
-                     char *label, size_t lcap) {
+void scale_point_key(const scale_point *p, char *key, size_t kcap, char *label,
+                     size_t lcap) {
   scale_key(key, kcap, label, lcap, scale_kernel_names[p->kernel], p->scaling,
             scale_mode_name(p->mode), app_sched_name(p->sched),
             (double)p->chunk, p->ranks, p->workers, p->tpw, (double)p->size);
@@ -114,9 +114,8 @@ static int entry_times(scale_entry *e, const app_json *t, const app_json *r) {
     return -1;
   for (size_t i = 0; i < t->len; i++) {
     const app_json *v = &t->items[i];
-    double rr = r ? (r->items[i].type == APP_JSON_NUMBER ? r->items[i].number
-                                                         : -1)
-                  : 0;
+    double rr =
+        r ? (r->items[i].type == APP_JSON_NUMBER ? r->items[i].number : -1) : 0;
     if (v->type != APP_JSON_NUMBER || !(v->number > 0) ||
         !isfinite(v->number) || !(rr >= 0 && rr < 1e6))
       return -1;
@@ -145,9 +144,10 @@ static int read_points(const app_json *doc, scale_runfile *r) {
     if (kernel == NULL || scaling == NULL || mode == NULL || sched == NULL ||
         ok == NULL || ok->type != APP_JSON_BOOL)
       return -1;
-    scale_key(e->key, sizeof e->key, e->label, sizeof e->label, kernel,
-              scaling, mode, sched, app_json_get_num(p, "chunk", 0),
-              app_json_get_num(p, "ranks", 1), app_json_get_num(p, "workers", 1),
+    scale_key(e->key, sizeof e->key, e->label, sizeof e->label, kernel, scaling,
+              mode, sched, app_json_get_num(p, "chunk", 0),
+              app_json_get_num(p, "ranks", 1),
+              app_json_get_num(p, "workers", 1),
               app_json_get_num(p, "threads_per_worker", 1),
               app_json_get_num(p, "size", 0));
     e->ok = ok->number != 0;
@@ -236,11 +236,12 @@ static int read_micro(const app_json *doc, scale_runfile *r, char *why,
   for (size_t i = 0; i < bs->len; i++) {
     const app_json *b = &bs->items[i];
     const app_json *bad = app_json_get(b, "error_occurred");
-    if (strcmp(app_json_get_str(b, "run_type", "iteration"), "iteration") != 0 ||
+    if (strcmp(app_json_get_str(b, "run_type", "iteration"), "iteration") !=
+            0 ||
         (bad && bad->type == APP_JSON_BOOL && bad->number != 0))
       continue;
-    const char *name = app_json_get_str(
-        b, "run_name", app_json_get_str(b, "name", NULL));
+    const char *name =
+        app_json_get_str(b, "run_name", app_json_get_str(b, "name", NULL));
     double t = app_json_get_num(b, "real_time", NAN) *
                unit_seconds(app_json_get_str(b, "time_unit", "ns"));
     double rep = app_json_get_num(b, "repetition_index", 0);

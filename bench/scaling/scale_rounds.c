@@ -54,8 +54,7 @@ static void merge(driver *d, int s, int round, const scale_runfile *rf) {
     if (!e->ok) {
       if (p->rc == MPK_OK) {
         p->rc = MPK_ETASK;
-        snprintf(p->check, sizeof p->check, "round %d: %.80s", round,
-                 e->check);
+        snprintf(p->check, sizeof p->check, "round %d: %.80s", round, e->check);
       }
       continue;
     }
@@ -94,8 +93,8 @@ static int child_round(driver *d, int s, int round, const unsigned char *sel) {
   argv[k++] = (char *)c->bin[s];
   for (int i = 0; i < nsweep; i++)
     argv[k++] = c->sweep[i];
-  char *fixed[] = {"--rounds", "1",    "--seed",  seed,    "--out",
-                   d->tmp,     "--name", name,    "--quiet"};
+  char *fixed[] = {"--rounds", "1",      "--seed", seed,     "--out",
+                   d->tmp,     "--name", name,     "--quiet"};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
     argv[k++] = fixed[i];
   if (list != NULL) {
@@ -123,8 +122,8 @@ static int child_round(driver *d, int s, int round, const unsigned char *sel) {
   if (st != 0 && st != 1) {
     if (c->tty)
       fputs("\r\033[K", stderr);
-    fprintf(stderr, "mpk-scale: %s (%s, round %d) %s %d:\n%s",
-            c->bin[s], side_names[s], round + 1,
+    fprintf(stderr, "mpk-scale: %s (%s, round %d) %s %d:\n%s", c->bin[s],
+            side_names[s], round + 1,
             st < 0 ? "was killed by signal" : "exited",
             st < 0 ? WTERMSIG(ch.status) : st, ch.err);
     return 2;
@@ -136,8 +135,9 @@ static int child_round(driver *d, int s, int round, const unsigned char *sel) {
   unlink(json);
   unlink(csv);
   if (rc != 0) {
-    fprintf(stderr, "mpk-scale: %s wrote no usable round (is it an "
-                    "mpk-scale with --rounds?)\n",
+    fprintf(stderr,
+            "mpk-scale: %s wrote no usable round (is it an "
+            "mpk-scale with --rounds?)\n",
             c->bin[s]);
     return 2;
   }
@@ -167,10 +167,9 @@ static int side_of_point(const scale_point *p, scale_side *s) {
   double *med = malloc((p->repeats ? (size_t)p->repeats : 1) * sizeof *med);
   if (med == NULL)
     return -1;
-  int k = p->rc == MPK_OK
-              ? scale_round_medians(p->times, p->round, p->repeats, med,
-                                    p->repeats)
-              : -1;
+  int k = p->rc == MPK_OK ? scale_round_medians(p->times, p->round, p->repeats,
+                                                med, p->repeats)
+                          : -1;
   int rc = k >= 1 ? scale_side_of(med, k, s) : -1;
   free(med);
   return rc;
@@ -198,8 +197,8 @@ static void targets(driver *d, int *target) {
         if (strcmp(c->baseline->e[j].key, d->keys[i]) == 0)
           e = &c->baseline->e[j];
       double *med = e ? malloc((e->n ? (size_t)e->n : 1) * sizeof *med) : NULL;
-      int k = med ? scale_round_medians(e->times, e->round, e->n, med, e->n)
-                  : -1;
+      int k =
+          med ? scale_round_medians(e->times, e->round, e->n, med, e->n) : -1;
       int ok = k >= 1 && scale_side_of(med, k, &sb) == 0;
       free(med);
       if (!ok)
@@ -216,8 +215,8 @@ static void targets(driver *d, int *target) {
       double sum = 0;
       for (int t = 0; t < p->repeats; t++)
         sum += p->times[t];
-      cost += p->rounds > 0 ? sum / p->rounds * (c->repeat + 1.0) / c->repeat
-                            : 0;
+      cost +=
+          p->rounds > 0 ? sum / p->rounds * (c->repeat + 1.0) / c->repeat : 0;
     }
     int budget = cost > 0 ? (int)floor(c->max_time / cost) : c->rounds;
     int t = need < 0 || need > budget ? budget : need;
@@ -252,8 +251,8 @@ static int adaptive(driver *d) {
 
 int scale_rounds_run(const scale_rounds_cfg *c, scale_point *pts[2], int n,
                      scale_prov prov[2]) {
-  driver d = {c, pts, NULL, n, c->bin[1] != NULL ? 2 : 1, "", prov,
-              {0, 0}, 0, 0};
+  driver d = {c,  pts,  NULL,   n, c->bin[1] != NULL ? 2 : 1,
+              "", prov, {0, 0}, 0, 0};
   const char *base = getenv("TMPDIR");
   snprintf(d.tmp, sizeof d.tmp, "%s/mpk-scale-rounds-XXXXXX",
            base && *base ? base : "/tmp");
@@ -283,8 +282,8 @@ int scale_rounds_run(const scale_rounds_cfg *c, scale_point *pts[2], int n,
     for (int i = 0; i < n; i++)
       if (pts[s][i].rc == MPK_OK && pts[s][i].repeats == 0) {
         pts[s][i].rc = MPK_ETASK;
-        snprintf(pts[s][i].check, sizeof pts[s][i].check,
-                 "not measured by %s", c->bin[s]);
+        snprintf(pts[s][i].check, sizeof pts[s][i].check, "not measured by %s",
+                 c->bin[s]);
       }
   free(d.keys);
   rmdir(d.tmp);

@@ -16,12 +16,12 @@
 #include "scale.h"
 
 typedef struct {
-  const char *bin[2];  /* [0] this build, [1] the --against build or NULL */
-  char *const *sweep;  /* the sweep options of a child, NULL-terminated */
-  int rounds;          /* rounds of every point */
-  int repeat;          /* timed runs per point per round */
-  double max_time;     /* 0, or each point's budget of measured seconds */
-  unsigned long seed;  /* round r shuffles with seed + r */
+  const char *bin[2]; /* [0] this build, [1] the --against build or NULL */
+  char *const *sweep; /* the sweep options of a child, NULL-terminated */
+  int rounds;         /* rounds of every point */
+  int repeat;         /* timed runs per point per round */
+  double max_time;    /* 0, or each point's budget of measured seconds */
+  unsigned long seed; /* round r shuffles with seed + r */
   double threshold, alpha;
   const scale_runfile *baseline; /* the --baseline run, or NULL */
   int tty;                       /* print a progress line */

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int trimmed_count(int n) { return (int)floor(SCALE_TRIM * n); }
+static int trimmed_count(int n) {
+  return (int)floor(SCALE_TRIM * n);
+}
 
 int scale_side_of(const double *med, int n, scale_side *s) {
   if (med == NULL || s == NULL || n < 1)
@@ -74,8 +76,8 @@ int scale_round_medians(const double *times, const int *round, int n,
   return k;
 }
 
-void scale_noise(const double *times, const int *round, int n,
-                 double *within, double *between) {
+void scale_noise(const double *times, const int *round, int n, double *within,
+                 double *between) {
   *within = *between = NAN;
   if (n < 1 || times == NULL || round == NULL)
     return;
@@ -139,8 +141,8 @@ static double upper(double x, double df) {
   return gsl_cdf_tdist_Q(x, df);
 }
 
-int scale_test_pair(const scale_side *b, const scale_side *c,
-                    double threshold, double alpha, scale_test *t) {
+int scale_test_pair(const scale_side *b, const scale_side *c, double threshold,
+                    double alpha, scale_test *t) {
   if (b == NULL || c == NULL || t == NULL || !(threshold > 0.0) ||
       !(alpha > 0.0 && alpha < 0.5))
     return -1;
@@ -269,8 +271,8 @@ int scale_decide(scale_test *t, const scale_side *b, const scale_side *c,
   return rc;
 }
 
-int scale_rounds_for_width(double sw_b, double sw_c, int n_b_fixed,
-                           double half, double alpha_point) {
+int scale_rounds_for_width(double sw_b, double sw_c, int n_b_fixed, double half,
+                           double alpha_point) {
   if (!(half > 0.0) || !isfinite(sw_b) || !isfinite(sw_c))
     return -1;
   for (int n = SCALE_MIN_ROUNDS; n <= SCALE_MAX_ROUNDS; n++) {

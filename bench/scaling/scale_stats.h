@@ -29,8 +29,8 @@
 
 #include <stddef.h>
 
-#define SCALE_TRIM 0.2      /* fraction trimmed from each end */
-#define SCALE_MIN_ROUNDS 3  /* per side, for any verdict but inconclusive */
+#define SCALE_TRIM 0.2     /* fraction trimmed from each end */
+#define SCALE_MIN_ROUNDS 3 /* per side, for any verdict but inconclusive */
 #define SCALE_MAX_ROUNDS 1000
 
 /* One side of a comparison: the summary of its round medians. */
@@ -62,8 +62,8 @@ int scale_round_medians(const double *times, const int *round, int n,
    time): *within, pooled over rounds, of the repeats around their round's
    mean; *between, of the round medians. NaN where undefined (no round with
    two repeats; fewer than two rounds). */
-void scale_noise(const double *times, const int *round, int n,
-                 double *within, double *between);
+void scale_noise(const double *times, const int *round, int n, double *within,
+                 double *between);
 
 typedef enum {
   SCALE_UNCHANGED,
@@ -76,13 +76,13 @@ typedef enum {
 const char *scale_verdict_name(scale_verdict v);
 
 typedef struct {
-  int decidable;       /* both sides have SCALE_MIN_ROUNDS rounds */
-  double ratio;        /* candidate / baseline, exp(d) */
-  double lo, hi;       /* its (1 - 2 alpha) interval (NaN: undecidable) */
-  double se, df;       /* of d */
-  double p_slower, p_faster, p_equiv;   /* one-sided, before Holm */
-  double p_slower_adj, p_faster_adj;    /* after Holm (scale_decide) */
-  scale_verdict verdict;                /* set by scale_decide */
+  int decidable; /* both sides have SCALE_MIN_ROUNDS rounds */
+  double ratio;  /* candidate / baseline, exp(d) */
+  double lo, hi; /* its (1 - 2 alpha) interval (NaN: undecidable) */
+  double se, df; /* of d */
+  double p_slower, p_faster, p_equiv; /* one-sided, before Holm */
+  double p_slower_adj, p_faster_adj;  /* after Holm (scale_decide) */
+  scale_verdict verdict;              /* set by scale_decide */
   int more_rounds; /* inconclusive: rounds to add to each side that would
                       decide it if the estimate and noise stay; 0: not
                       inconclusive; -1: more than SCALE_MAX_ROUNDS */
@@ -93,8 +93,8 @@ typedef struct {
    the verdict. Returns 0, or -1 on bad arguments. An undecidable pair
    (fewer than SCALE_MIN_ROUNDS rounds on a side) gets the ratio of the
    centers, NaN interval and p-values of 1. */
-int scale_test_pair(const scale_side *b, const scale_side *c,
-                    double threshold, double alpha, scale_test *t);
+int scale_test_pair(const scale_side *b, const scale_side *c, double threshold,
+                    double alpha, scale_test *t);
 
 /* Holm's step-down adjusted p-values: adj[i] for p[i], n of them (adj may
    be p). Returns 0, or -1 on no memory. */
@@ -116,7 +116,7 @@ int scale_decide(scale_test *t, const scale_side *b, const scale_side *c,
    that many rounds (a saved baseline file) and grows only the candidate;
    0 grows both. Returns the rounds (>= SCALE_MIN_ROUNDS), or -1 when even
    SCALE_MAX_ROUNDS rounds would not do. */
-int scale_rounds_for_width(double sw_b, double sw_c, int n_b_fixed,
-                           double half, double alpha_point);
+int scale_rounds_for_width(double sw_b, double sw_c, int n_b_fixed, double half,
+                           double alpha_point);
 
 #endif
