@@ -76,6 +76,18 @@ static const char *check__current = "?";
                   check__b ? check__b : "(null)");                             \
   } while (0)
 
+/* mpk_errmsg() (never NULL) contains every one of the strings. */
+#define CHECK_ERRMSG(...)                                                      \
+  do {                                                                         \
+    const char *check__w[] = {__VA_ARGS__, NULL};                              \
+    const char *check__m = mpk_errmsg();                                       \
+    CHECK(check__m != NULL);                                                   \
+    for (int check__i = 0; check__w[check__i]; check__i++)                     \
+      CHECK_MSG(strstr(check__m, check__w[check__i]) != NULL,                  \
+                "mpk_errmsg() \"%s\" lacks \"%s\"", check__m,                  \
+                check__w[check__i]);                                           \
+  } while (0)
+
 #define CHECK_NEAR(a, b, tol)                                                  \
   do {                                                                         \
     double check__a = (a), check__b = (b);                                     \

@@ -2,8 +2,7 @@
    completion order, exactly once, after the result is written), many calls
    in flight, mpk_async_wait / ready / free, rejected submissions, blocking
    calls from a callback (MPK_EDEADLK), join and terminate with calls in
-   flight; imap ordered and unordered, bounded in flight, errors, timeouts,
-   early free. Both backends. */
+   flight. Both backends. imap is tested in pool.imap. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -14,19 +13,14 @@
 #include "check.h"
 #include "mpk/pool.h"
 #include "mpk/shm.h"
+#include "pool-util.h"
 
 static mpk_backend g_backend = MPK_PROCESS;
 static _Atomic long *g_started; /* shared: allocated before any pool */
 static const mpk_sched AUTO0 = {MPK_SCHED_AUTO, 0};
 
 static mpk_pool_t *mk(int workers) {
-  mpk_pool_opts o;
-  mpk_pool_opts_init(&o);
-  o.workers = workers;
-  o.backend = g_backend;
-  mpk_pool_t *p;
-  CHECK_OK(mpk_pool_create(&p, &o));
-  return p;
+  return pool_new(workers, g_backend);
 }
 
 /* apply task: sleep arg[0] ms, return arg[1] * 2 */
@@ -37,13 +31,6 @@ static int sleepy_double(const void *arg, void *res, void *ctx) {
   check_sleep((double)a[0] * 1e-3);
   *(long *)res = a[1] * 2;
   return a[1] < 0 ? (int)a[1] : 0;
-}
-
-static int square(const void *in, void *out, void *ctx) {
-  (void)ctx;
-  long x = *(const long *)in;
-  *(long *)out = x * x;
-  return 0;
 }
 
 /* ---- callbacks -------------------------------------------------------- */
@@ -81,7 +68,6 @@ static void test_apply_async_many(void) {
   reset_cb();
   enum { N = 20 };
   mpk_async_t *a[N];
-  double t0 = check_now();
   for (int i = 0; i < N; i++) {
     long arg[2] = {50, i};
     CHECK_OK(mpk_pool_apply_async(p, sleepy_double, arg, sizeof arg, &g_res[i],
@@ -99,9 +85,8 @@ static void test_apply_async_many(void) {
     CHECK(pthread_equal(g_cb[i].thread, g_cb[0].thread)); /* one thread */
     mpk_async_free(a[i]);
   }
-  double el = check_now() - t0;
-  /* 20 x 50 ms on 4 workers: ~250 ms; one at a time: 1 s */
-  CHECK_MSG(el < 0.8, "20 async applies took %.3f s", el);
+  /* How fast they ran together is a benchmark's business (bench/micro);
+     pool.basic's work_log proves that workers run at the same time. */
   mpk_pool_free(p);
 }
 
@@ -137,8 +122,9 @@ static void test_map_async(void) {
   for (int i = 0; i < N; i++)
     in[i] = i - 300;
   mpk_async_t *a;
-  CHECK_OK(mpk_pool_map_async(p, square, in, sizeof(long), out, sizeof(long), N,
-                              NULL, 0, AUTO0, record, (void *)5, &a));
+  CHECK_OK(mpk_pool_map_async(p, square_long, in, sizeof(long), out,
+                              sizeof(long), N, NULL, 0, AUTO0, record,
+                              (void *)5, &a));
   memset(in, 0, N * sizeof(long)); /* staged (process) or in place? */
   CHECK_OK(mpk_async_wait(a, 10));
   CHECK_EQ(atomic_load(&g_cb[5].calls), 1);
@@ -151,15 +137,16 @@ static void test_map_async(void) {
        *sout = mpk_shm_alloc(N * sizeof(long));
   for (int i = 0; i < N; i++)
     sin[i] = i;
-  CHECK_OK(mpk_pool_map_async(p, square, sin, sizeof(long), sout, sizeof(long),
-                              N, NULL, 0, AUTO0, NULL, NULL, &a));
+  CHECK_OK(mpk_pool_map_async(p, square_long, sin, sizeof(long), sout,
+                              sizeof(long), N, NULL, 0, AUTO0, NULL, NULL, &a));
   CHECK_OK(mpk_async_wait(a, 10));
   mpk_async_free(a);
   for (int i = 0; i < N; i++)
     CHECK_EQ(sout[i], (long)i * i);
   /* n = 0 completes with a callback */
-  CHECK_OK(mpk_pool_map_async(p, square, NULL, sizeof(long), NULL, sizeof(long),
-                              0, NULL, 0, AUTO0, record, (void *)6, &a));
+  CHECK_OK(mpk_pool_map_async(p, square_long, NULL, sizeof(long), NULL,
+                              sizeof(long), 0, NULL, 0, AUTO0, record,
+                              (void *)6, &a));
   CHECK_OK(mpk_async_wait(a, 10));
   CHECK_EQ(atomic_load(&g_cb[6].calls), 1);
   mpk_async_free(a);
@@ -179,7 +166,7 @@ static void test_wait_timeout(void) {
   double t0 = check_now();
   CHECK_RC(mpk_async_wait(a, 0.02), MPK_ETIMEDOUT);
   double el = check_now() - t0;
-  CHECK(el >= 0.015 && el < 1.0);
+  CHECK(el >= 0.015); /* never early; late only on a loaded machine */
   CHECK_RC(mpk_async_wait(a, 0), MPK_ETIMEDOUT);
   CHECK_EQ(mpk_async_ready(a), 0);
   CHECK_RC(mpk_async_wait(a, NAN), MPK_EINVAL);
@@ -222,18 +209,18 @@ static void test_async_errors(void) {
   CHECK_RC(mpk_pool_apply_async(NULL, sleepy_double, arg, sizeof arg, &res,
                                 sizeof res, record, (void *)2, &a),
            MPK_EINVAL);
-  CHECK_RC(mpk_pool_map_async(p, square, NULL, sizeof(long), &res, 8, 1, NULL,
-                              0, AUTO0, record, (void *)2, &a),
+  CHECK_RC(mpk_pool_map_async(p, square_long, NULL, sizeof(long), &res, 8, 1,
+                              NULL, 0, AUTO0, record, (void *)2, &a),
            MPK_EINVAL);
-  CHECK_RC(mpk_pool_map_async(p, square, &res, 0, &res, 8, 1, NULL, 0, AUTO0,
-                              record, (void *)2, &a),
+  CHECK_RC(mpk_pool_map_async(p, square_long, &res, 0, &res, 8, 1, NULL, 0,
+                              AUTO0, record, (void *)2, &a),
            MPK_EINVAL);
   CHECK_OK(mpk_pool_close(p));
   CHECK_RC(mpk_pool_apply_async(p, sleepy_double, arg, sizeof arg, &res,
                                 sizeof res, record, (void *)2, &a),
            MPK_ESTATE);
-  CHECK_RC(mpk_pool_map_async(p, square, &res, 8, &res, 8, 1, NULL, 0, AUTO0,
-                              record, (void *)2, &a),
+  CHECK_RC(mpk_pool_map_async(p, square_long, &res, 8, &res, 8, 1, NULL, 0,
+                              AUTO0, record, (void *)2, &a),
            MPK_ESTATE);
   CHECK_OK(mpk_pool_join(p));
   CHECK_EQ(atomic_load(&g_cb[2].calls), 0);
@@ -346,238 +333,6 @@ static void test_terminate_in_flight(void) {
   }
 }
 
-/* ---- imap ------------------------------------------------------------- */
-
-static void test_imap_ordered(void) {
-  mpk_pool_t *p = mk(3);
-  enum { N = 1000 };
-  long in[N];
-  for (int i = 0; i < N; i++)
-    in[i] = i;
-  for (size_t chunk = 0; chunk < 40; chunk = chunk * 3 + 1) {
-    mpk_iter_t *it;
-    CHECK_OK(mpk_pool_imap(p, square, in, sizeof(long), sizeof(long), N, NULL,
-                           0, chunk, 0, &it));
-    for (size_t i = 0; i < N; i++) {
-      size_t idx = 9999;
-      long v;
-      CHECK_OK(mpk_iter_next(it, &idx, &v, 10));
-      CHECK_EQ(idx, i);
-      CHECK_EQ(v, (long)(i * i));
-    }
-    long v;
-    CHECK_RC(mpk_iter_next(it, NULL, &v, 10), MPK_EEOF);
-    CHECK_RC(mpk_iter_next(it, NULL, &v, 0), MPK_EEOF);
-    mpk_iter_free(it);
-  }
-  mpk_pool_free(p);
-}
-
-static int uneven(const void *in, void *out, void *ctx) {
-  (void)ctx;
-  long x = *(const long *)in;
-  if (x % 10 == 0)
-    check_sleep(0.02);
-  *(long *)out = x + 1;
-  return 0;
-}
-
-static void test_imap_unordered(void) {
-  mpk_pool_t *p = mk(3);
-  enum { N = 200 };
-  long in[N];
-  for (int i = 0; i < N; i++)
-    in[i] = i;
-  mpk_iter_t *it;
-  CHECK_OK(mpk_pool_imap(p, uneven, in, sizeof(long), sizeof(long), N, NULL, 0,
-                         5, MPK_UNORDERED, &it));
-  char seen[N] = {0};
-  int out_of_order = 0;
-  size_t prev = 0;
-  for (int k = 0; k < N; k++) {
-    size_t idx;
-    long v;
-    CHECK_OK(mpk_iter_next(it, &idx, &v, 10));
-    CHECK(idx < N);
-    CHECK(!seen[idx]);
-    seen[idx] = 1;
-    CHECK_EQ(v, (long)idx + 1);
-    out_of_order += k > 0 && idx < prev;
-    prev = idx;
-  }
-  long v;
-  CHECK_RC(mpk_iter_next(it, NULL, &v, 10), MPK_EEOF);
-  mpk_iter_free(it);
-  (void)out_of_order; /* usually > 0; not required */
-  mpk_pool_free(p);
-}
-
-/* A consumer that does not read: at most ~2 x workers chunks run ahead. */
-static int counted(const void *in, void *out, void *ctx) {
-  (void)ctx;
-  atomic_fetch_add(g_started, 1);
-  *(long *)out = *(const long *)in;
-  return 0;
-}
-
-static void test_imap_bounded(void) {
-  mpk_pool_t *p = mk(2);
-  enum { N = 500 };
-  long in[N];
-  for (int i = 0; i < N; i++)
-    in[i] = i;
-  atomic_store(g_started, 0);
-  mpk_iter_t *it;
-  CHECK_OK(mpk_pool_imap(p, counted, in, sizeof(long), sizeof(long), N, NULL, 0,
-                         1, 0, &it));
-  check_sleep(0.1); /* the workers would finish everything in this time */
-  long ahead = atomic_load(g_started);
-  CHECK_MSG(ahead <= 4, "%ld elements ran ahead of the consumer", ahead);
-  CHECK(ahead >= 1);
-  for (int i = 0; i < N; i++) {
-    long v;
-    size_t idx;
-    CHECK_OK(mpk_iter_next(it, &idx, &v, 10));
-    CHECK_EQ(v, i);
-    CHECK(atomic_load(g_started) <= i + 1 + 4);
-  }
-  mpk_iter_free(it);
-  mpk_pool_free(p);
-}
-
-static int fail37(const void *in, void *out, void *ctx) {
-  (void)ctx;
-  long x = *(const long *)in;
-  *(long *)out = -x;
-  return x == 37 ? 5 : 0;
-}
-
-static void test_imap_error(void) {
-  mpk_pool_t *p = mk(2);
-  enum { N = 100 };
-  long in[N];
-  for (int i = 0; i < N; i++)
-    in[i] = i;
-  mpk_iter_t *it;
-  CHECK_OK(mpk_pool_imap(p, fail37, in, sizeof(long), sizeof(long), N, NULL, 0,
-                         10, 0, &it));
-  size_t expect = 0;
-  int errors = 0;
-  for (;;) {
-    size_t idx;
-    long v;
-    int rc = mpk_iter_next(it, &idx, &v, 10);
-    if (rc == MPK_EEOF)
-      break;
-    if (rc == MPK_ETASK) {
-      CHECK_EQ(idx, 37);
-      errors++;
-      expect = 40; /* the rest of the failed chunk is skipped */
-      continue;
-    }
-    CHECK_OK(rc);
-    CHECK_EQ(idx, expect);
-    CHECK_EQ(v, -(long)idx);
-    expect++;
-  }
-  CHECK_EQ(errors, 1);
-  CHECK_EQ(expect, N);
-  mpk_iter_free(it);
-  mpk_pool_free(p);
-}
-
-static int slow_elem(const void *in, void *out, void *ctx) {
-  (void)ctx;
-  atomic_fetch_add(g_started, 1);
-  check_sleep(0.2);
-  *(long *)out = *(const long *)in;
-  return 0;
-}
-
-static void test_imap_timeout_and_free(void) {
-  mpk_pool_t *p = mk(2);
-  long in[8] = {0, 1, 2, 3, 4, 5, 6, 7}, v;
-  mpk_iter_t *it;
-  atomic_store(g_started, 0);
-  CHECK_OK(mpk_pool_imap(p, slow_elem, in, sizeof(long), sizeof(long), 8, NULL,
-                         0, 1, 0, &it));
-  CHECK_RC(mpk_iter_next(it, NULL, &v, 0.01), MPK_ETIMEDOUT);
-  CHECK_RC(mpk_iter_next(it, NULL, &v, 0), MPK_ETIMEDOUT);
-  size_t idx;
-  CHECK_OK(mpk_iter_next(it, &idx, &v, 10));
-  CHECK_EQ(idx, 0);
-  /* 2 workers, window 4: elements 0-3 have started (or 0-2), 4 is queued */
-  double t0 = check_now();
-  mpk_iter_free(it); /* cancels what has not started, waits for the rest */
-  CHECK(check_now() - t0 < 5.0);
-  check_sleep(0.3);
-  long started = atomic_load(g_started);
-  CHECK_MSG(started <= 4, "%ld elements ran after the iterator was freed",
-            started);
-  CHECK_RC(mpk_iter_next(NULL, NULL, &v, 1), MPK_EINVAL);
-  mpk_iter_free(NULL);
-  /* n = 0, and errors at creation */
-  CHECK_OK(mpk_pool_imap(p, square, NULL, sizeof(long), sizeof(long), 0, NULL,
-                         0, 0, 0, &it));
-  CHECK_RC(mpk_iter_next(it, NULL, &v, 1), MPK_EEOF);
-  CHECK_RC(mpk_iter_next(it, NULL, NULL, 1), MPK_EINVAL);
-  mpk_iter_free(it);
-  it = (mpk_iter_t *)0x1;
-  CHECK_RC(mpk_pool_imap(p, square, in, sizeof(long), sizeof(long), 8, NULL, 0,
-                         0, 8, &it),
-           MPK_EINVAL);
-  CHECK(it == NULL);
-  CHECK_RC(mpk_pool_imap(p, NULL, in, sizeof(long), sizeof(long), 8, NULL, 0, 0,
-                         0, &it),
-           MPK_EINVAL);
-  CHECK_RC(mpk_pool_imap(p, square, in, 0, sizeof(long), 8, NULL, 0, 0, 0, &it),
-           MPK_EINVAL);
-  CHECK_RC(mpk_pool_imap(p, square, in, sizeof(long), sizeof(long), 8, NULL, 0,
-                         0, 0, NULL),
-           MPK_EINVAL);
-  /* the pool works after the early free */
-  long out[8];
-  CHECK_OK(mpk_pool_map(p, square, in, sizeof(long), out, sizeof(long), 8, NULL,
-                        0, AUTO0));
-  CHECK_EQ(out[7], 49);
-  mpk_pool_free(p);
-}
-
-/* An iterator keeps working after close (its chunks were promised), and
-   reports MPK_ECLOSED once the pool is freed. */
-static void test_imap_after_close(void) {
-  mpk_pool_t *p = mk(2);
-  enum { N = 60 };
-  long in[N], v;
-  for (int i = 0; i < N; i++)
-    in[i] = i;
-  long k[1] = {3};
-  mpk_iter_t *it;
-  CHECK_OK(mpk_pool_imap(p, square, in, sizeof(long), sizeof(long), N, k,
-                         sizeof k, 1, 0, &it));
-  CHECK_OK(mpk_pool_close(p));
-  for (int i = 0; i < N; i++) {
-    CHECK_OK(mpk_iter_next(it, NULL, &v, 10));
-    CHECK_EQ(v, (long)i * i);
-  }
-  CHECK_RC(mpk_iter_next(it, NULL, &v, 10), MPK_EEOF);
-  mpk_iter_t *it2;
-  CHECK_RC(mpk_pool_imap(p, square, in, sizeof(long), sizeof(long), N, NULL, 0,
-                         1, 0, &it2),
-           MPK_ESTATE);
-  CHECK_OK(mpk_pool_join(p));
-  mpk_iter_free(it);
-  mpk_pool_free(p);
-  /* freed pool under a live iterator */
-  p = mk(2);
-  CHECK_OK(mpk_pool_imap(p, square, in, sizeof(long), sizeof(long), N, NULL, 0,
-                         1, 0, &it));
-  CHECK_OK(mpk_iter_next(it, NULL, &v, 10));
-  mpk_pool_free(p);
-  CHECK_RC(mpk_iter_next(it, NULL, &v, 1), MPK_ECLOSED);
-  mpk_iter_free(it);
-}
-
 static void run_all(void) {
   CHECK_RUN(test_apply_async_many);
   CHECK_RUN(test_completion_order);
@@ -587,25 +342,12 @@ static void run_all(void) {
   CHECK_RUN(test_null_handle);
   CHECK_RUN(test_callback_rules);
   CHECK_RUN(test_terminate_in_flight);
-  CHECK_RUN(test_imap_ordered);
-  CHECK_RUN(test_imap_unordered);
-  CHECK_RUN(test_imap_bounded);
-  CHECK_RUN(test_imap_error);
-  CHECK_RUN(test_imap_timeout_and_free);
-  CHECK_RUN(test_imap_after_close);
 }
 
 int main(void) {
   check_watchdog(120);
   g_started = mpk_shm_calloc(1, sizeof *g_started);
   CHECK(g_started != NULL);
-#if !defined(__SANITIZE_THREAD__)
-  /* ThreadSanitizer does not support fork() in a multithreaded process:
-     under TSan only the thread backend runs. */
-  g_backend = MPK_PROCESS;
-  run_all();
-#endif
-  g_backend = MPK_THREAD;
-  run_all();
+  pool_run_backends(&g_backend, run_all);
   return check_done();
 }

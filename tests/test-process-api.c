@@ -154,7 +154,7 @@ static void test_join_timeout(void) {
   CHECK_RC(mpk_process_join(p, 0), MPK_ETIMEDOUT);
   CHECK_RC(mpk_process_join(p, 0.3), MPK_ETIMEDOUT);
   double took = check_now() - t0;
-  CHECK_MSG(took >= 0.3 && took < 5, "join(0.3) took %.3f s", took);
+  CHECK_MSG(took >= 0.3 && took < 30, "join(0.3) took %.3f s", took);
   CHECK_EQ(mpk_process_is_alive(p), 1);
   CHECK_RC(mpk_process_join(p, NAN), MPK_EINVAL);
   CHECK_OK(mpk_process_kill(p));

@@ -209,6 +209,14 @@ int app_usage(const char *prog, const char *fmt, ...) {
   return 2;
 }
 
+const char *app_why(char *buf, size_t cap, int rc) {
+  snprintf(buf, cap, "%s: %s", mpk_err_name(rc), mpk_errmsg());
+  for (char *c = buf; *c; c++) /* library text quoting user input */
+    if ((unsigned char)*c < 0x20)
+      *c = '?';
+  return buf;
+}
+
 int app_usage_getopt(const char *prog, int c, char **argv) {
   if (c == ':')
     return app_usage(prog, "option '%s' needs a value", argv[optind - 1]);
@@ -292,11 +300,15 @@ int app_opts_parse(const char *prog, int c, char **argv, app_opts *o) {
       return app_usage(prog, "bad --chunk '%s' (want >= 1)", optarg);
     return -1;
   case 'b':
-    if (app_parse_bind(optarg, &o->bind, &o->cpuset) != 0)
+    if (app_parse_bind(optarg, &o->bind, &o->cpuset) != 0) {
+      /* a list (digits, or "type:"): the library says what is wrong */
+      if (strpbrk(optarg, "0123456789:") != NULL)
+        return app_usage(prog, "bad --bind: %s", mpk_errmsg());
       return app_usage(prog,
                        "bad --bind '%s' (want compact, scatter, none or a "
                        "cpuset list of allowed PUs)",
                        optarg);
+    }
     return -1;
   case 'r':
     if (app_parse_long(optarg, 1, APP_MAX_REPEAT, &v) != 0)

@@ -64,6 +64,11 @@ __attribute__((format(printf, 2, 3))) int app_usage(const char *prog,
    argv[optind - 1]. Returns 2. */
 int app_usage_getopt(const char *prog, int c, char **argv);
 
+/* Why an mpk call just failed with rc, for a one-line message: "MPK_EINVAL:
+   <mpk_errmsg()>" into buf (cut to cap). Call it right after the failure,
+   before other mpk calls. Returns buf. */
+const char *app_why(char *buf, size_t cap, int rc);
+
 /* ------------------------------------------------------------------------ */
 /* The options mpk-pi and mpk-square share                                   */
 

@@ -115,9 +115,10 @@ typedef struct {
   double pi;               /* last run's value */
   int same_bits;           /* every repeat gave the same pi */
   app_stats st;
-  double times[APP_MAX_REPEAT]; /* each run's time (mpi: the slowest rank's) */
-  int ranks;                    /* mpi: MPI_COMM_WORLD's size; 1 otherwise */
-  int *rank_workers;            /* mpi: workers of each rank (malloc'd) */
+  double times[APP_MAX_REPEAT];  /* each run's time (mpi: the slowest rank's) */
+  int ranks;                     /* mpi: MPI_COMM_WORLD's size; 1 otherwise */
+  int *rank_workers;             /* mpi: workers of each rank (malloc'd) */
+  char why[MPK_ERRMSG_MAX + 16]; /* rc != MPK_OK: app_why's text */
 } row;
 
 static int parse_options(int argc, char **argv, options *o) {
@@ -263,8 +264,10 @@ static void measure(row *r, const options *o, const app_pi_problem *base) {
   app_exec ex;
   r->rc = app_exec_open(&ex, r->mode, r->workers, r->tpw, o->app.bind,
                         o->app.cpuset);
-  if (r->rc != MPK_OK)
+  if (r->rc != MPK_OK) {
+    app_why(r->why, sizeof r->why, r->rc);
     return;
+  }
   r->cores = app_exec_cores(&ex);
   r->workers = ex.workers;
   r->rc = setup_mpi(r, &ex, o);
@@ -285,9 +288,15 @@ static void measure(row *r, const options *o, const app_pi_problem *base) {
 #endif
       r->rc = app_time_runs(run_once, &a, 0, o->app.repeat, r->times);
   }
+  if (r->rc != MPK_OK)
+    app_why(r->why, sizeof r->why, r->rc);
   if (r->rc == MPK_OK &&
-      app_stats_compute(r->times, o->app.repeat, &r->st) != 0)
+      app_stats_compute(r->times, o->app.repeat, &r->st) != 0) {
     r->rc = MPK_ENOMEM;
+    snprintf(r->why, sizeof r->why,
+             "MPK_ENOMEM: no memory for the "
+             "statistics");
+  }
   r->pi = a.pi;
   r->same_bits = a.same_bits;
   app_exec_close(&ex);
@@ -411,7 +420,7 @@ static void print_table(const row *rows, int n, const options *o,
            kernel_name(o, r->kernel),
            app_workers_label(w, sizeof w, r->workers, r->tpw));
     if (r->rc != MPK_OK) {
-      printf("failed: %s\n", mpk_strerror(r->rc));
+      printf("failed: %s\n", r->why);
       continue;
     }
     derived d = derive(rows, n, i, o, steps);
@@ -540,7 +549,7 @@ int main(int argc, char **argv) {
       failed = 1; /* the mpi mode fails alike on every rank: rank 0 says */
       if (rank == 0)
         fprintf(stderr, "mpk-pi: mode %s failed: %s\n",
-                app_mode_get(rows[i].mode)->name, mpk_strerror(rows[i].rc));
+                app_mode_get(rows[i].mode)->name, rows[i].why);
     }
   }
   if (rank == 0) {

@@ -182,15 +182,20 @@ static int run_values(const options *o, int nvals, char **vals) {
   for (int k = 0; k < np; k++) {
     app_exec ex;
     memset(out, 0, n * 8);
+    char why[MPK_ERRMSG_MAX + 16];
     int rc = app_exec_open(&ex, plan[k].mode, plan[k].workers, plan[k].tpw,
                            o->app.bind, o->app.cpuset);
     if (rc == MPK_OK) {
       rc = app_square_run(&ex, &pb);
+      if (rc != MPK_OK)
+        app_why(why, sizeof why, rc); /* before close's own calls */
       app_exec_close(&ex);
+    } else {
+      app_why(why, sizeof why, rc);
     }
     if (rc != MPK_OK) {
       fprintf(stderr, PROG ": mode %s failed: %s\n",
-              app_mode_get(plan[k].mode)->name, mpk_strerror(rc));
+              app_mode_get(plan[k].mode)->name, why);
       status = 1;
       goto done;
     }
@@ -230,6 +235,7 @@ typedef struct {
   int rc, verified, cores;
   size_t bad_index;
   app_stats st;
+  char why[MPK_ERRMSG_MAX + 16]; /* rc != MPK_OK: app_why's text */
 } row;
 
 typedef struct {
@@ -260,8 +266,10 @@ static void measure(row *r, const options *o, const app_square_problem *pb) {
   r->verified = 1;
   r->rc = app_exec_open(&ex, r->p.mode, r->p.workers, r->p.tpw, o->app.bind,
                         o->app.cpuset);
-  if (r->rc != MPK_OK)
+  if (r->rc != MPK_OK) {
+    app_why(r->why, sizeof r->why, r->rc);
     return;
+  }
   r->cores = app_exec_cores(&ex);
   run_arg a = {&ex, pb, 1, 0};
   double times[APP_MAX_REPEAT];
@@ -274,8 +282,14 @@ static void measure(row *r, const options *o, const app_square_problem *pb) {
     if (r->rc == MPK_OK)
       verify(o, pb, &a);
   }
-  if (r->rc == MPK_OK && app_stats_compute(times, o->app.repeat, &r->st) != 0)
+  if (r->rc != MPK_OK)
+    app_why(r->why, sizeof r->why, r->rc);
+  if (r->rc == MPK_OK && app_stats_compute(times, o->app.repeat, &r->st) != 0) {
     r->rc = MPK_ENOMEM;
+    snprintf(r->why, sizeof r->why,
+             "MPK_ENOMEM: no memory for the "
+             "statistics");
+  }
   r->verified = a.verified;
   r->bad_index = a.bad_index;
   app_exec_close(&ex);
@@ -354,7 +368,7 @@ static void print_results(const options *o, const row *rows, int nrows) {
     printf("%-8s %-8s ", app_mode_get(r->p.mode)->name,
            app_workers_label(w, sizeof w, r->p.workers, r->p.tpw));
     if (r->rc != MPK_OK) {
-      printf("failed: %s\n", mpk_strerror(r->rc));
+      printf("failed: %s\n", r->why);
       continue;
     }
     derived d = derive(rows, nrows, i, o->n);
@@ -403,7 +417,7 @@ static int run_throughput(const options *o) {
     measure(&rows[k], o, &pb);
     if (rows[k].rc != MPK_OK) {
       fprintf(stderr, PROG ": mode %s failed: %s\n",
-              app_mode_get(plan[k].mode)->name, mpk_strerror(rows[k].rc));
+              app_mode_get(plan[k].mode)->name, rows[k].why);
       status = 1;
     } else if (!rows[k].verified) {
       fprintf(stderr, PROG ": mode %s: wrong result at element %zu\n",

@@ -204,9 +204,8 @@ static int parse_options(int argc, char **argv, options *o) {
   if (o->list != NULL) {
     char probe[8];
     int rc = mpk_topo_plan(1, MPK_BIND_NONE, o->list, 0, probe, sizeof probe);
-    if (rc == MPK_EINVAL)
-      return die_usage("bad cpuset list '%s' (unparsable, or no allowed PU)",
-                       o->list);
+    if (rc == MPK_EINVAL) /* mpk_errmsg() says what is wrong with it */
+      return die_usage("bad cpuset list: %s", mpk_errmsg());
   }
   return -1; /* go on */
 }
@@ -224,8 +223,8 @@ int main(int argc, char **argv) {
   char *allowed = allowed_string(&rc);
   if (packages < 0 || numa < 0 || cores < 0 || pus < 0 || allowed == NULL) {
     int e = packages < 0 ? packages : cores < 0 ? cores : rc;
-    fprintf(stderr, "mpk-topo: cannot read the topology: %s\n",
-            mpk_strerror(e));
+    fprintf(stderr, "mpk-topo: cannot read the topology: %s: %s\n",
+            mpk_err_name(e), mpk_errmsg());
     free(allowed);
     return 1;
   }
@@ -242,8 +241,8 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n; i++) {
     plan[i] = plan_string(n, o.threads, o.policy, o.list, i, &over, &rc);
     if (plan[i] == NULL) {
-      fprintf(stderr, "mpk-topo: plan for worker %d failed: %s\n", i,
-              mpk_strerror(rc));
+      fprintf(stderr, "mpk-topo: plan for worker %d failed: %s: %s\n", i,
+              mpk_err_name(rc), mpk_errmsg());
       for (int j = 0; j < i; j++)
         free(plan[j]);
       free(plan);

@@ -133,22 +133,28 @@ static void check_value(scale_point *p) {
 static void measure(sweep *s, app_exec *ex, scale_point *p) {
   run_arg a = {ex, p, s, NAN};
   snprintf(p->check, sizeof p->check, "ok");
-  p->rc = scale_point_reserve(p, s->o->repeat) == 0 ? MPK_OK : MPK_ENOMEM;
-  if (p->rc == MPK_OK)
-    p->rc = run_point(&a); /* warm-up: wakes the team, faults pages in */
+  char why[MPK_ERRMSG_MAX + 16];
   p->repeats = 0;
-  for (int i = 0; p->rc == MPK_OK && i < s->o->repeat; i++) {
-    if (p->kernel == K_SQUARE && i == s->o->repeat - 1)
-      memset(s->sq_out, 0xff, p->size * sizeof(double)); /* NaN */
-    p->rc = app_time_runs(run_point, &a, 0, 1, &p->times[i]);
-    p->round[i] = 0;
-    p->repeats = i + 1;
+  if (scale_point_reserve(p, s->o->repeat) != 0) {
+    p->rc = MPK_ENOMEM;
+    snprintf(why, sizeof why, "MPK_ENOMEM: no memory for the times");
+  } else {
+    p->rc = run_point(&a); /* warm-up: wakes the team, faults pages in */
+    for (int i = 0; p->rc == MPK_OK && i < s->o->repeat; i++) {
+      if (p->kernel == K_SQUARE && i == s->o->repeat - 1)
+        memset(s->sq_out, 0xff, p->size * sizeof(double)); /* NaN */
+      p->rc = app_time_runs(run_point, &a, 0, 1, &p->times[i]);
+      p->round[i] = 0;
+      p->repeats = i + 1;
+    }
+    if (p->rc != MPK_OK)
+      app_why(why, sizeof why, p->rc);
   }
   p->rounds = 1;
   if (p->rc == MPK_OK)
     p->value = a.value;
   if (p->rc != MPK_OK) {
-    snprintf(p->check, sizeof p->check, "failed: %s", mpk_strerror(p->rc));
+    snprintf(p->check, sizeof p->check, "failed: %.87s", why); /* check[96] */
   } else if (p->kernel == K_SQUARE) {
     size_t bad = app_square_check_double(s->sq_out, p->size);
     if (bad != p->size)
@@ -311,7 +317,8 @@ static void summarise(scale_point *pts, int n) {
       continue;
     if (app_stats_compute(p->times, p->repeats, &p->st) != 0) {
       p->rc = MPK_ENOMEM;
-      snprintf(p->check, sizeof p->check, "statistics failed");
+      snprintf(p->check, sizeof p->check,
+               "MPK_ENOMEM: no memory for the statistics");
       continue;
     }
     p->noise = app_rel_noise(&p->st);
@@ -440,8 +447,10 @@ static int round_here(const options *o, scale_point *pts, int n, int nlocal,
     int rc =
         app_exec_open(&ex, p->mode, p->workers, p->tpw, MPK_BIND_COMPACT, NULL);
     if (rc != MPK_OK) {
+      char why[MPK_ERRMSG_MAX + 16];
+      app_why(why, sizeof why, rc);
       p->rc = rc;
-      snprintf(p->check, sizeof p->check, "failed: %s", mpk_strerror(rc));
+      snprintf(p->check, sizeof p->check, "failed: %.87s", why); /* [96] */
       progress(&s, p);
       continue;
     }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "internal/robust.h"
+#include "internal/error.h"
 #include "internal/shm.h"
 #include "mpk/error.h"
 #include "mpk/shm.h"
@@ -53,18 +54,27 @@ static inline int live(const mpk_array_t *a) {
 
 int mpk_array_new(mpk_array_t **out, mpk_type t, size_t n, int locked) {
   size_t es = elem_size(t);
-  if (out == NULL || es == 0 || n == 0 || (locked != 0 && locked != 1))
-    return MPK_EINVAL;
+  if (out == NULL)
+    return mpk__err_null("a");
+  if (es == 0)
+    return mpk__errf(MPK_EINVAL, "array: type %d is not an mpk_type", (int)t);
+  if (n == 0)
+    return mpk__errf(MPK_EINVAL, "array: n is 0");
+  if (locked != 0 && locked != 1)
+    return mpk__errf(MPK_EINVAL, "array: locked is %d, not 0 or 1", locked);
   if (n > (SIZE_MAX - sizeof(struct mpk_array)) / es)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM,
+                     "array: %zu elements of %zu bytes overflow "
+                     "size_t",
+                     n, es);
   mpk_array_t *a = mpk_shm_calloc(1, sizeof(struct mpk_array) + n * es);
   if (a == NULL)
-    return MPK_ENOMEM;
+    return MPK_ENOMEM; /* recorded by mpk_shm_calloc */
   if (locked) {
     int rc = mpk__rmutex_init(&a->lock);
     if (rc != MPK_OK) {
       mpk_shm_free(a);
-      return rc;
+      return mpk__errf(rc, "array: robust locks are unusable here");
     }
   }
   a->n = n;
@@ -88,20 +98,30 @@ mpk_type mpk_array_type(const mpk_array_t *a) {
   return live(a) ? (mpk_type)a->type : MPK_CHAR;
 }
 
-int mpk_array_lock(mpk_array_t *a) {
+/* The checks of lock and unlock. */
+static int lock_check(const char *fn, const mpk_array_t *a) {
   if (!live(a))
-    return MPK_EINVAL;
+    return mpk__err_handle(fn, a, "a", "mpk_array_t");
   if (!a->locked)
-    return MPK_ENOTSUP;
-  return mpk__rmutex_lock_forever(&a->lock);
+    return mpk__errf(MPK_ENOTSUP,
+                     "%s: the array was made without a lock "
+                     "(locked 0)",
+                     fn);
+  return MPK_OK;
+}
+
+int mpk_array_lock(mpk_array_t *a) {
+  int rc = lock_check(__func__, a);
+  if (rc != MPK_OK)
+    return rc;
+  return mpk__err_if(mpk__rmutex_lock_forever(&a->lock));
 }
 
 int mpk_array_unlock(mpk_array_t *a) {
-  if (!live(a))
-    return MPK_EINVAL;
-  if (!a->locked)
-    return MPK_ENOTSUP;
-  return mpk__rmutex_unlock(&a->lock);
+  int rc = lock_check(__func__, a);
+  if (rc != MPK_OK)
+    return rc;
+  return mpk__err_if(mpk__rmutex_unlock(&a->lock));
 }
 
 /* The element as the matching _Atomic object, or NULL for bad input.
@@ -162,7 +182,11 @@ int mpk_array_compare_exchange(mpk_array_t *a, size_t i, long *expected,
                                long desired) {
   void *e = atomic_elem(a, i);
   if (e == NULL || expected == NULL)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "mpk_array_compare_exchange: %s",
+                     expected == NULL ? "expected is NULL"
+                     : !live(a)       ? "a is NULL or not a live mpk_array_t"
+                     : i >= a->n      ? "index out of range"
+                                      : "not an integer array");
   switch (a->type) {
   case MPK_INT: {
     int x = (int)*expected;

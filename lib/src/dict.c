@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "internal/dict.h"
+#include "internal/error.h"
 #include "internal/robust.h"
 #include "internal/shm.h"
 #include "mpk/error.h"
@@ -112,6 +113,24 @@ static int dict_ok(const mpk_dict_t *d) {
   return MPK__SHM_LIVE(d, DICT_MAGIC);
 }
 
+/* The checks of a dict handle and a key (call fn): MPK_OK with *klen, or
+   MPK_EINVAL recorded. */
+static int key_check(const char *fn, const mpk_dict_t *d, const char *key,
+                     size_t *klen) {
+  *klen = key_len(key);
+  if (!dict_ok(d))
+    return mpk__err_handle(fn, d, "d", "mpk_dict_t");
+  if (key == NULL)
+    return mpk__errf(MPK_EINVAL, "%s: key is NULL", fn);
+  if (*klen == 0)
+    return mpk__errf(MPK_EINVAL, "%s: key '" MPK__QFMT "' is %s", fn,
+                     MPK__Q(key),
+                     *key == '\0' ? "empty"
+                                  : "longer than "
+                                    "MPK_DICT_KEY_MAX (255)");
+  return MPK_OK;
+}
+
 static const char *entry_key(const dict_entry *e) {
   return e->data;
 }
@@ -180,14 +199,14 @@ static int dict_lock(mpk_dict_t *d) {
     repair_locked(d);
     r = MPK_OK;
   }
-  return r;
+  return r == MPK_OK ? MPK_OK : mpk__err(r);
 }
 
 /* The start of every call on d: a live dict (else MPK_EINVAL), then its lock
    (dict_lock's codes). */
-static int dict_enter(mpk_dict_t *d) {
+static int dict_enter(const char *fn, mpk_dict_t *d) {
   if (!dict_ok(d))
-    return MPK_EINVAL;
+    return mpk__err_handle(fn, d, "d", "mpk_dict_t");
   return dict_lock(d);
 }
 
@@ -199,16 +218,18 @@ static void dict_unlock(mpk_dict_t *d) {
 
 int mpk_dict_new(mpk_dict_t **out) {
   if (out == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null("d");
   mpk_dict_t *d = mpk_shm_calloc(1, sizeof *d);
   if (d == NULL)
-    return MPK_ENOMEM;
+    return MPK_ENOMEM; /* recorded by mpk_shm_calloc */
   /* MPK_ENOSYS where robust lists are unusable (internal/robust.h). */
   int rc = mpk__rmutex_init(&d->lock);
   dict_table *t = rc == MPK_OK ? table_new(MIN_CAP) : NULL;
   if (t == NULL) {
     mpk_shm_free(d);
-    return rc != MPK_OK ? rc : MPK_ENOMEM;
+    return rc != MPK_OK ? mpk__errf(rc, "dict: robust locks are unusable "
+                                        "here")
+                        : MPK_ENOMEM; /* recorded by the shared heap */
   }
   atomic_init(&d->table, t);
   d->magic = DICT_MAGIC;
@@ -243,7 +264,7 @@ static int rehash_locked(mpk_dict_t *d, long live, dict_table **old) {
     cap *= 2;
   dict_table *n = table_new(cap);
   if (n == NULL)
-    return MPK_ENOMEM;
+    return MPK_ENOMEM; /* recorded by the shared heap */
   for (size_t i = 0; i < t->cap; i++) {
     dict_entry *e = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
     if (e == NULL || e == TOMB)
@@ -261,15 +282,21 @@ static int rehash_locked(mpk_dict_t *d, long live, dict_table **old) {
 }
 
 int mpk_dict_set(mpk_dict_t *d, const char *key, const void *val, size_t len) {
-  size_t klen = key_len(key);
-  if (!dict_ok(d) || klen == 0 || (val == NULL && len > 0))
-    return MPK_EINVAL;
+  size_t klen;
+  int rc = key_check(__func__, d, key, &klen);
+  if (rc != MPK_OK)
+    return rc;
+  if (val == NULL && len > 0)
+    return mpk__errf(MPK_EINVAL, "mpk_dict_set: val is NULL with len %zu", len);
   if (len > SIZE_MAX - sizeof(dict_entry) - klen - 1)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM,
+                     "mpk_dict_set: a value of %zu bytes "
+                     "overflows size_t",
+                     len);
   /* The entry is complete before the lock is even taken. */
   dict_entry *e = mpk_shm_alloc(sizeof *e + klen + 1 + len);
   if (e == NULL)
-    return MPK_ENOMEM;
+    return MPK_ENOMEM; /* recorded by mpk_shm_alloc */
   e->magic = ENTRY_MAGIC;
   e->klen = (uint32_t)klen;
   e->hash = hash_key(key, klen);
@@ -317,11 +344,12 @@ int mpk_dict_set(mpk_dict_t *d, const char *key, const void *val, size_t len) {
 
 /* Check key, lock and look it up: MPK_OK with the lock held, *t the table
    and *i key's slot (SIZE_MAX: absent), or an error with the lock free. */
-static int lookup_locked(mpk_dict_t *d, const char *key, dict_table **t,
-                         size_t *i) {
-  size_t klen = key_len(key);
-  if (!dict_ok(d) || klen == 0)
-    return MPK_EINVAL;
+static int lookup_locked(const char *fn, mpk_dict_t *d, const char *key,
+                         dict_table **t, size_t *i) {
+  size_t klen;
+  int rc = key_check(fn, d, key, &klen);
+  if (rc != MPK_OK)
+    return rc;
   uint64_t h = hash_key(key, klen);
   int r = dict_lock(d);
   if (r != MPK_OK)
@@ -335,12 +363,12 @@ static int lookup_locked(mpk_dict_t *d, const char *key, dict_table **t,
 int mpk_dict_del(mpk_dict_t *d, const char *key) {
   dict_table *t;
   size_t i;
-  int r = lookup_locked(d, key, &t, &i);
+  int r = lookup_locked(__func__, d, key, &t, &i);
   if (r != MPK_OK)
     return r;
   dict_entry *garbage = NULL;
   if (i == SIZE_MAX) {
-    r = MPK_EEMPTY;
+    r = mpk__err(MPK_EEMPTY);
   } else {
     garbage = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
     atomic_store_explicit(&t->slot[i], TOMB, memory_order_release);
@@ -354,11 +382,13 @@ int mpk_dict_del(mpk_dict_t *d, const char *key) {
 /* ---- reading ------------------------------------------------------------ */
 
 /* Lock and find key: MPK_OK with *e set and the lock held, or an error
-   with the lock released. */
-static int find_locked(mpk_dict_t *d, const char *key, dict_entry **e) {
+   with the lock released (MPK_EEMPTY for an absent key is not recorded:
+   contains answers 0). */
+static int find_locked(const char *fn, mpk_dict_t *d, const char *key,
+                       dict_entry **e) {
   dict_table *t;
   size_t i;
-  int r = lookup_locked(d, key, &t, &i);
+  int r = lookup_locked(fn, d, key, &t, &i);
   if (r != MPK_OK)
     return r;
   if (i == SIZE_MAX) {
@@ -372,14 +402,18 @@ static int find_locked(mpk_dict_t *d, const char *key, dict_entry **e) {
 int mpk_dict_get(mpk_dict_t *d, const char *key, void *buf, size_t cap,
                  size_t *len) {
   if (len == NULL || (buf == NULL && cap > 0))
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "mpk_dict_get: %s",
+                     len == NULL ? "len is NULL" : "buf is NULL with cap > 0");
   dict_entry *e;
-  int r = find_locked(d, key, &e);
+  int r = find_locked(__func__, d, key, &e);
   if (r != MPK_OK)
-    return r;
+    return r == MPK_EEMPTY ? mpk__err(r) : r;
   *len = e->vlen;
   if (e->vlen > cap)
-    r = MPK_EMSGSIZE;
+    r = mpk__errf(MPK_EMSGSIZE,
+                  "mpk_dict_get: value of %zu bytes > the "
+                  "%zu-byte buffer",
+                  e->vlen, cap);
   else if (e->vlen > 0)
     memcpy(buf, entry_val(e), e->vlen);
   dict_unlock(d);
@@ -389,14 +423,15 @@ int mpk_dict_get(mpk_dict_t *d, const char *key, void *buf, size_t cap,
 int mpk_dict_get_alloc(mpk_dict_t *d, const char *key, void **buf,
                        size_t *len) {
   if (buf == NULL || len == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null(buf == NULL ? "buf" : "len");
   dict_entry *e;
-  int r = find_locked(d, key, &e);
+  int r = find_locked(__func__, d, key, &e);
   if (r != MPK_OK)
-    return r;
+    return r == MPK_EEMPTY ? mpk__err(r) : r;
   void *p = malloc(e->vlen > 0 ? e->vlen : 1);
   if (p == NULL) {
-    r = MPK_ENOMEM;
+    r = mpk__errf(MPK_ENOMEM, "mpk_dict_get_alloc: no memory for %zu bytes",
+                  e->vlen);
   } else {
     if (e->vlen > 0)
       memcpy(p, entry_val(e), e->vlen);
@@ -409,7 +444,7 @@ int mpk_dict_get_alloc(mpk_dict_t *d, const char *key, void **buf,
 
 int mpk_dict_contains(mpk_dict_t *d, const char *key) {
   dict_entry *e;
-  int r = find_locked(d, key, &e);
+  int r = find_locked(__func__, d, key, &e);
   if (r == MPK_EEMPTY)
     return 0;
   if (r != MPK_OK)
@@ -419,7 +454,7 @@ int mpk_dict_contains(mpk_dict_t *d, const char *key) {
 }
 
 long mpk_dict_len(mpk_dict_t *d) {
-  int r = dict_enter(d);
+  int r = dict_enter(__func__, d);
   if (r != MPK_OK)
     return r;
   long n = d->count;
@@ -432,7 +467,8 @@ int mpk_dict_foreach(mpk_dict_t *d,
                                void *arg),
                      void *arg) {
   if (!dict_ok(d) || fn == NULL)
-    return MPK_EINVAL;
+    return dict_ok(d) ? mpk__err_null("fn")
+                      : mpk__err_handle(__func__, d, "d", "mpk_dict_t");
   int r = dict_lock(d);
   if (r != MPK_OK)
     return r;
@@ -447,7 +483,7 @@ int mpk_dict_foreach(mpk_dict_t *d,
 }
 
 long mpk__dict_repairs(mpk_dict_t *d) {
-  int r = dict_enter(d);
+  int r = dict_enter(__func__, d);
   if (r != MPK_OK)
     return r;
   long n = d->repairs;
@@ -456,7 +492,7 @@ long mpk__dict_repairs(mpk_dict_t *d) {
 }
 
 int mpk__dict_check(mpk_dict_t *d) {
-  int r = dict_enter(d);
+  int r = dict_enter(__func__, d);
   if (r != MPK_OK)
     return r;
   dict_table *t = atomic_load_explicit(&d->table, memory_order_relaxed);
@@ -480,5 +516,5 @@ int mpk__dict_check(mpk_dict_t *d) {
   ok = ok && live == d->count && live + tombs == d->used &&
        (size_t)d->used < t->cap;
   dict_unlock(d);
-  return ok ? MPK_OK : MPK_EIO;
+  return ok ? MPK_OK : mpk__errf(MPK_EIO, "dict: inconsistent table");
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "internal/clock.h"
+#include "internal/error.h"
 #include "internal/futex.h"
 #include "mpk/error.h"
 
@@ -107,17 +108,21 @@ static mpk_conn_t *conn_new(int fd, unsigned mode) {
 }
 
 int mpk_pipe(mpk_conn_t **a, mpk_conn_t **b, int duplex) {
-  if (a == NULL || b == NULL || a == b || (duplex != 0 && duplex != 1))
-    return MPK_EINVAL;
+  if (a == NULL || b == NULL)
+    return mpk__err_null(a == NULL ? "a" : "b");
+  if (a == b)
+    return mpk__errf(MPK_EINVAL, "mpk_pipe: a and b are the same pointer");
+  if (duplex != 0 && duplex != 1)
+    return mpk__errf(MPK_EINVAL, "mpk_pipe: duplex is %d, not 0 or 1", duplex);
   int fds[2];
   unsigned ma, mb;
   if (duplex) {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
-      return errno == EMFILE || errno == ENFILE ? MPK_EAGAIN : MPK_ENOMEM;
+      return mpk__errsys(errno, MPK_ENOMEM, "mpk_pipe: socketpair");
     ma = mb = CONN_READ | CONN_WRITE | CONN_SOCKET;
   } else {
     if (pipe2(fds, O_CLOEXEC) != 0)
-      return errno == EMFILE || errno == ENFILE ? MPK_EAGAIN : MPK_ENOMEM;
+      return mpk__errsys(errno, MPK_ENOMEM, "mpk_pipe: pipe2");
     ma = CONN_READ; /* fds[0] is the read end */
     mb = CONN_WRITE;
   }
@@ -128,7 +133,7 @@ int mpk_pipe(mpk_conn_t **a, mpk_conn_t **b, int duplex) {
     if (ca == NULL)
       close(fds[0]);
     close(fds[1]);
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "mpk_pipe: no memory for a handle");
   }
   *a = ca;
   *b = cb;
@@ -143,9 +148,9 @@ static void drop_rbuf(mpk_conn_t *c) {
 
 int mpk_conn_close(mpk_conn_t *c) {
   if (c == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null("c");
   if (c->fd < 0)
-    return MPK_ECLOSED;
+    return mpk__err(MPK_ECLOSED);
   /* Linux releases the descriptor even when close() reports EINTR, so it
      is never retried (a retry could close a descriptor reused meanwhile). */
   close(c->fd);
@@ -162,10 +167,10 @@ void mpk_conn_free(mpk_conn_t *c) {
   free(c);
 }
 
-int mpk_conn_fileno(const mpk_conn_t *c) {
+int mpk_conn_fileno(const mpk_conn_t *c) { /* AS-safe: literal details */
   if (c == NULL)
-    return MPK_EINVAL;
-  return c->fd < 0 ? MPK_ECLOSED : c->fd;
+    return mpk__err_lit(MPK_EINVAL, "mpk_conn_fileno: c is NULL");
+  return c->fd < 0 ? mpk__err(MPK_ECLOSED) : c->fd;
 }
 
 /* ---- sending ---------------------------------------------------------- */
@@ -188,10 +193,13 @@ static int write_all(mpk_conn_t *c, struct iovec *iov, int n) {
         /* Only if someone made the descriptor non-blocking: wait. */
         struct pollfd p = {.fd = c->fd, .events = POLLOUT};
         if (poll(&p, 1, -1) < 0 && errno != EINTR)
-          return MPK_EIO;
+          return mpk__errsys(errno, MPK_EIO, "mpk_conn_send: poll");
         continue;
       }
-      return errno == EPIPE || errno == ECONNRESET ? MPK_ECLOSED : MPK_EIO;
+      if (errno == EPIPE || errno == ECONNRESET)
+        return MPK_ECLOSED; /* an answer: recorded by mpk_conn_send */
+      return mpk__errsys(errno, MPK_EIO, "mpk_conn_send: %s",
+                         (c->mode & CONN_SOCKET) ? "sendmsg" : "writev");
     }
     size_t done = (size_t)k;
     while (n > 0 && done >= iov->iov_len) {
@@ -229,12 +237,16 @@ static int write_all_nosigpipe(mpk_conn_t *c, struct iovec *iov, int n) {
 }
 
 int mpk_conn_send(mpk_conn_t *c, const void *buf, size_t len) {
-  if (c == NULL || (buf == NULL && len > 0))
-    return MPK_EINVAL;
+  if (c == NULL)
+    return mpk__err_null("c");
+  if (buf == NULL && len > 0)
+    return mpk__errf(MPK_EINVAL, "mpk_conn_send: buf is NULL with len %zu",
+                     len);
   if (c->fd < 0)
-    return MPK_ECLOSED;
+    return mpk__err(MPK_ECLOSED);
   if (!(c->mode & CONN_WRITE))
-    return MPK_ENOTSUP;
+    return mpk__errf(MPK_ENOTSUP, "mpk_conn_send: the receive end of a "
+                                  "one-way pipe");
   frame_hdr h = {FRAME_MAGIC, frame_check(len), len};
   struct iovec iov[2] = {{&h, sizeof h}, {(void *)(uintptr_t)buf, len}};
   int n = len > 0 ? 2 : 1;
@@ -243,7 +255,7 @@ int mpk_conn_send(mpk_conn_t *c, const void *buf, size_t len) {
   int r = (c->mode & CONN_SOCKET) ? write_all(c, iov, n)
                                   : write_all_nosigpipe(c, iov, n);
   conn_lock_release(&c->send_lock);
-  return r;
+  return mpk__err_answer(r);
 }
 
 /* ---- receiving -------------------------------------------------------- */
@@ -260,7 +272,7 @@ static int wait_readable(int fd, const mpk__deadline *d) {
         return MPK_ETIMEDOUT;
       continue;
     }
-    return MPK_EIO;
+    return mpk__errsys(errno, MPK_EIO, "poll (connection)");
   }
 }
 
@@ -302,14 +314,15 @@ static ssize_t read_some(mpk_conn_t *c, void *p, size_t n,
        once (after our queued data); it is the end of the stream. */
     if (errno == ECONNRESET)
       return 0;
-    return MPK_EIO;
+    return mpk__errsys(errno, MPK_EIO, "%s (connection)",
+                       sock ? "recv" : "read");
   }
 }
 
-static int break_stream(mpk_conn_t *c) {
+static int break_stream(mpk_conn_t *c, const char *why) {
   c->broken = 1;
   drop_rbuf(c);
-  return MPK_EIO;
+  return mpk__errf(MPK_EIO, "connection broken: %s", why);
 }
 
 /* Read more into the buffer (from rend on). Returns > 0, 0 at end of
@@ -329,7 +342,7 @@ static int read_header_locked(mpk_conn_t *c, uint64_t *n,
   if (c->rbuf == NULL) {
     c->rbuf = malloc(RBUF_SIZE);
     if (c->rbuf == NULL)
-      return MPK_ENOMEM;
+      return mpk__errf(MPK_ENOMEM, "no memory for a receive buffer");
     c->rcap = RBUF_SIZE;
   }
   while (c->rend - c->rpos < HDR_SIZE) {
@@ -337,16 +350,19 @@ static int read_header_locked(mpk_conn_t *c, uint64_t *n,
     if (k < 0)
       return (int)k; /* a partial header stays buffered */
     if (k == 0)
-      return c->rend == c->rpos ? MPK_EEOF : break_stream(c);
+      return c->rend == c->rpos ? MPK_EEOF
+                                : break_stream(c, "the stream ended inside "
+                                                  "a message header");
     c->rend += (size_t)k;
   }
   frame_hdr h;
   memcpy(&h, c->rbuf + c->rpos, sizeof h);
   if (h.magic != FRAME_MAGIC || h.check != frame_check(h.len))
-    return break_stream(c);
+    return break_stream(c, "a corrupt message header (not written by "
+                           "mpk_conn_send?)");
 #if SIZE_MAX < UINT64_MAX
   if (h.len > SIZE_MAX)
-    return break_stream(c);
+    return break_stream(c, "a message longer than SIZE_MAX");
 #endif
   *n = h.len;
   return MPK_OK;
@@ -366,8 +382,10 @@ static int read_payload_locked(mpk_conn_t *c, unsigned char *dst, size_t n,
     }
     while (c->rend - c->rpos < HDR_SIZE + n) {
       ssize_t k = read_some(c, c->rbuf + c->rend, c->rcap - c->rend, d);
-      if (k == 0 || k == MPK_EIO)
-        return break_stream(c); /* the sender died mid-message */
+      if (k == 0) /* the sender died mid-message */
+        return break_stream(c, "the stream ended inside a message");
+      if (k == MPK_EIO)
+        return break_stream(c, mpk_errmsg());
       if (k < 0)
         return (int)k;
       c->rend += (size_t)k;
@@ -385,14 +403,19 @@ static int read_payload_locked(mpk_conn_t *c, unsigned char *dst, size_t n,
   memcpy(dst, c->rbuf + c->rpos + HDR_SIZE, got);
   while (got < n) {
     ssize_t k = read_some(c, dst + got, n - got, d);
-    if (k == 0 || k == MPK_EIO)
-      return break_stream(c);
+    if (k == 0)
+      return break_stream(c, "the stream ended inside a message");
+    if (k == MPK_EIO)
+      return break_stream(c, mpk_errmsg());
     if (k < 0) { /* keep header + dst[0, got) buffered for the next try */
       if (HDR_SIZE + got > c->rcap) {
         unsigned char *p = malloc(HDR_SIZE + got);
         if (p == NULL) {
-          break_stream(c);
-          return MPK_ENOMEM;
+          break_stream(c, "no memory to keep a partial message");
+          return mpk__errf(MPK_ENOMEM,
+                           "no memory to keep a partial message "
+                           "of %zu bytes: the connection is broken",
+                           HDR_SIZE + got);
         }
         memcpy(p, c->rbuf + c->rpos, HDR_SIZE);
         free(c->rbuf);
@@ -418,8 +441,10 @@ static int read_payload_locked(mpk_conn_t *c, unsigned char *dst, size_t n,
    receive; `broken` and the buffer are guarded by recv_lock. */
 static int recv_check(const mpk_conn_t *c) {
   if (c->fd < 0)
-    return MPK_ECLOSED;
-  return (c->mode & CONN_READ) ? MPK_OK : MPK_ENOTSUP;
+    return mpk__err(MPK_ECLOSED);
+  if (!(c->mode & CONN_READ))
+    return mpk__errf(MPK_ENOTSUP, "the send end of a one-way pipe");
+  return MPK_OK;
 }
 
 /* recv and recv_alloc: buf/cap is the caller's buffer, or out != NULL to
@@ -433,18 +458,24 @@ static int recv_common(mpk_conn_t *c, void *buf, size_t cap, void **out,
   if (r != MPK_OK)
     return r;
   if (conn_lock_acquire(&c->recv_lock, &d) != MPK_OK)
-    return MPK_ETIMEDOUT;
+    return mpk__err(MPK_ETIMEDOUT);
   uint64_t n = 0;
-  r = c->broken ? MPK_EIO : read_header_locked(c, &n, &d);
+  r = c->broken ? mpk__errf(MPK_EIO, "connection broken earlier (a corrupt "
+                                     "or cut message)")
+                : read_header_locked(c, &n, &d);
   if (r == MPK_OK) {
     unsigned char *dst = buf;
     if (out != NULL) {
       dst = malloc(n > 0 ? (size_t)n : 1);
-      if (dst == NULL)
-        r = MPK_ENOMEM; /* the header stays: the message is kept */
+      if (dst == NULL) /* the header stays: the message is kept */
+        r = mpk__errf(MPK_ENOMEM, "no memory for a message of %llu bytes",
+                      (unsigned long long)n);
     } else if (n > cap) {
       *len = (size_t)n;
-      r = MPK_EMSGSIZE;
+      r = mpk__errf(MPK_EMSGSIZE,
+                    "message of %llu bytes > the %zu-byte "
+                    "buffer (it stays queued)",
+                    (unsigned long long)n, cap);
     }
     if (r == MPK_OK)
       r = read_payload_locked(c, dst, (size_t)n, &d);
@@ -457,26 +488,29 @@ static int recv_common(mpk_conn_t *c, void *buf, size_t cap, void **out,
     }
   }
   conn_lock_release(&c->recv_lock);
-  return r;
+  return mpk__err_answer(r);
 }
 
 int mpk_conn_recv(mpk_conn_t *c, void *buf, size_t cap, size_t *len,
                   double timeout) {
   if (c == NULL || len == NULL || (buf == NULL && cap > 0))
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "mpk_conn_recv: %s",
+                     c == NULL     ? "c is NULL"
+                     : len == NULL ? "len is NULL"
+                                   : "buf is NULL with cap > 0");
   return recv_common(c, buf, cap, NULL, len, timeout);
 }
 
 int mpk_conn_recv_alloc(mpk_conn_t *c, void **buf, size_t *len,
                         double timeout) {
   if (c == NULL || buf == NULL || len == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null(c == NULL ? "c" : buf == NULL ? "buf" : "len");
   return recv_common(c, NULL, 0, buf, len, timeout);
 }
 
 int mpk_conn_poll(mpk_conn_t *c, double timeout) {
   if (c == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null("c");
   mpk__deadline d;
   if (mpk__deadline_init(&d, timeout) != MPK_OK)
     return MPK_EINVAL;

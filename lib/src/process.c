@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "internal/clock.h"
+#include "internal/error.h"
 #include "internal/spawn.h"
 
 enum { ST_NEW, ST_STARTING, ST_RUNNING, ST_DONE, ST_LOST };
@@ -137,25 +138,59 @@ static int ensure_pidfd_locked(mpk_process_t *p) {
       close(fd);
     return MPK_OK;
   }
+  if (fd == MPK_ECHILD)
+    return mpk__errf(MPK_EAGAIN,
+                     "pidfd_open(%d): no such process, yet not "
+                     "reaped",
+                     (int)p->pid);
   if (fd < 0)
-    return fd == MPK_ECHILD ? MPK_EAGAIN : fd;
+    return fd;
   p->pidfd = fd;
   mpk__child_set_pidfd(p->node, fd);
   return MPK_OK;
+}
+
+/* The common failures, recorded. */
+static int not_owner_err(const char *fn) {
+  return mpk__errf(MPK_ECHILD,
+                   "%s: the handle belongs to the process that "
+                   "made it, not to this forked child",
+                   fn);
+}
+
+static int not_started_err(const char *fn, const mpk_process_t *p) {
+  return mpk__errf(MPK_ESTATE,
+                   "%s: process '" MPK__QFMT "' has not been "
+                   "started",
+                   fn, MPK__Q(p->name));
+}
+
+static int lost_err(const mpk_process_t *p) {
+  return mpk__errf(MPK_ECHILD,
+                   "process '" MPK__QFMT "' (pid %d) was reaped "
+                   "behind mpk's back (SIGCHLD ignored, or a waitpid(-1)): "
+                   "its exit status is lost",
+                   MPK__Q(p->name), (int)p->pid);
 }
 
 /* ---- new / free ---------------------------------------------------------- */
 
 int mpk_process_new(mpk_process_t **out, mpk_process_fn run, const void *arg,
                     size_t arg_size, const mpk_process_opts *opts) {
-  if (out == NULL || run == NULL || (arg == NULL && arg_size > 0))
-    return MPK_EINVAL;
+  if (out == NULL || run == NULL)
+    return mpk__err_null(out == NULL ? "p" : "run");
+  if (arg == NULL && arg_size > 0)
+    return mpk__errf(MPK_EINVAL,
+                     "mpk_process_new: arg is NULL with arg_size "
+                     "%zu",
+                     arg_size);
   if (opts && opts->daemon != 0 && opts->daemon != 1)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "mpk_process_new: daemon is %d, not 0 or 1",
+                     opts->daemon);
   mpk__reap_orphans();
   mpk_process_t *p = calloc(1, sizeof *p);
   if (p == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for a process handle");
   int oom = 0;
   if (arg_size > 0) {
     p->arg = malloc(arg_size);
@@ -175,7 +210,7 @@ int mpk_process_new(mpk_process_t **out, mpk_process_fn run, const void *arg,
     free(p->name);
     free(p->cpuset);
     free(p);
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for a process handle");
   }
   if (p->name == NULL)
     p->name = p->lineage;
@@ -271,8 +306,13 @@ static int await_bind(int rfd, int pidfd, int gone) {
    topology in the parent, so the child inherits it instead of loading it. */
 static int check_cpuset(const char *cpuset) {
   char buf[256];
+  mpk__errstate saved;
+  mpk__err_save(&saved);
   int rc = mpk_topo_plan(1, MPK_BIND_NONE, cpuset, 0, buf, sizeof buf);
-  return rc == MPK_EMSGSIZE ? MPK_OK : rc; /* a long list is no error */
+  if (rc != MPK_EMSGSIZE)
+    return rc;
+  mpk__err_restore(&saved); /* a long list is no error */
+  return MPK_OK;
 }
 
 static void reset_to_new(mpk_process_t *p) {
@@ -292,7 +332,8 @@ static pid_t fork_child(mpk_process_t *p, int pipefd[2]) {
     /* Registered, so that no other child (a pool's worker forked by
        another thread meanwhile) ever holds the write end. */
     mpk__fds_lock();
-    rc = mpk__fd_own_pair_locked(pipe2(pipefd, O_CLOEXEC), pipefd, p,
+    rc = mpk__fd_own_pair_locked(pipe2(pipefd, O_CLOEXEC),
+                                 "pipe2 (start report)", pipefd, p,
                                  MPK__FD_PRIVATE, MPK__FD_SHARED);
     mpk__fds_unlock();
     if (rc != MPK_OK)
@@ -310,7 +351,8 @@ static pid_t fork_child(mpk_process_t *p, int pipefd[2]) {
 /* The binding report of a child forked with a cpuset (read end `rfd`, which
    is closed): MPK_OK, or the binding error once the child, which exits
    without running `run`, has been reaped. */
-static int bind_result(pid_t pid, int pidfd, int gone, int rfd) {
+static int bind_result(const mpk_process_t *p, pid_t pid, int pidfd, int gone,
+                       int rfd) {
   int rc = await_bind(rfd, pidfd, gone);
   mpk__fd_close(rfd);
   if (rc != MPK_OK && !gone) {
@@ -319,26 +361,35 @@ static int bind_result(pid_t pid, int pidfd, int gone, int rfd) {
     mpk__deadline_init(&forever, MPK_FOREVER);
     mpk__wait_child(pid, pidfd, &forever, &st);
   }
+  if (rc != MPK_OK)
+    mpk__errf_(rc,
+               "process '" MPK__QFMT "' (pid %d) could not bind to "
+               "cpuset '" MPK__QFMT "': %s",
+               MPK__Q(p->name), (int)pid, MPK__Q(p->cpuset), mpk_strerror(rc));
   return rc;
 }
 
 int mpk_process_start(mpk_process_t *p) {
   if (p == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null("p");
   if (not_owner(p))
-    return MPK_ECHILD;
+    return not_owner_err(__func__);
   mpk__reap_orphans();
   pthread_mutex_lock(&p->mu);
   if (p->state != ST_NEW) {
     pthread_mutex_unlock(&p->mu);
-    return MPK_ESTATE;
+    return mpk__errf(MPK_ESTATE,
+                     "mpk_process_start: process '" MPK__QFMT
+                     "' was started already",
+                     MPK__Q(p->name));
   }
   p->state = ST_STARTING; /* the lock is not held across fork */
   pthread_mutex_unlock(&p->mu);
 
   int pipefd[2] = {-1, -1};
   mpk__child *node = calloc(1, sizeof *node);
-  pid_t pid = node ? fork_child(p, pipefd) : MPK_ENOMEM;
+  pid_t pid = node ? fork_child(p, pipefd)
+                   : mpk__errf(MPK_ENOMEM, "no memory for a child record");
   if (pid < 0) {
     free(node);
     reset_to_new(p);
@@ -351,12 +402,15 @@ int mpk_process_start(mpk_process_t *p) {
      (SIGCHLD ignored, a waitpid(-1) in another thread), its status is
      lost. Any other failure to open the pidfd leaves it -1: join opens one
      later. */
+  mpk__errstate saved;
+  mpk__err_save(&saved);
   int pidfd = mpk__pidfd_open(pid);
+  mpk__err_restore(&saved); /* absorbed: join opens one later */
   int gone = pidfd == MPK_ECHILD;
   if (pidfd < 0)
     pidfd = -1;
   if (pipefd[0] >= 0) {
-    int rc = bind_result(pid, pidfd, gone, pipefd[0]);
+    int rc = bind_result(p, pid, pidfd, gone, pipefd[0]);
     if (rc != MPK_OK) {
       if (pidfd >= 0)
         close(pidfd);
@@ -388,20 +442,20 @@ int mpk_process_start(mpk_process_t *p) {
 
 int mpk_process_join(mpk_process_t *p, double timeout) {
   if (p == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null("p");
   mpk__deadline d;
   if (mpk__deadline_init(&d, timeout) != MPK_OK)
     return MPK_EINVAL;
   if (not_owner(p))
-    return MPK_ECHILD;
+    return not_owner_err(__func__);
   mpk__reap_orphans();
   pthread_mutex_lock(&p->mu);
   int rc = p->state == ST_NEW || p->state == ST_STARTING
-               ? MPK_ESTATE
+               ? not_started_err(__func__, p)
                : ensure_pidfd_locked(p);
   if (rc != MPK_OK || p->state != ST_RUNNING) {
     if (rc == MPK_OK && p->state == ST_LOST)
-      rc = MPK_ECHILD;
+      rc = lost_err(p);
     pthread_mutex_unlock(&p->mu);
     return rc;
   }
@@ -418,16 +472,16 @@ int mpk_process_join(mpk_process_t *p, double timeout) {
   if (p->state != ST_RUNNING)
     close_pidfd_locked(p); /* the last joiner closes it */
   if (rc == MPK_OK && p->state == ST_LOST)
-    rc = MPK_ECHILD;
+    rc = lost_err(p);
   pthread_mutex_unlock(&p->mu);
-  return rc;
+  return mpk__err_answer(rc);
 }
 
 int mpk_process_is_alive(mpk_process_t *p) {
   if (p == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null("p");
   if (not_owner(p))
-    return MPK_ECHILD;
+    return not_owner_err(__func__);
   mpk__reap_orphans();
   pthread_mutex_lock(&p->mu);
   int rc = p->state == ST_RUNNING && reap_locked(p, 0) == MPK_EAGAIN;
@@ -435,15 +489,15 @@ int mpk_process_is_alive(mpk_process_t *p) {
   return rc;
 }
 
-static int send_signal(mpk_process_t *p, int sig) {
+static int send_signal(const char *fn, mpk_process_t *p, int sig) {
   if (p == NULL)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "%s: p is NULL", fn);
   if (not_owner(p))
-    return MPK_ECHILD;
+    return not_owner_err(fn);
   pthread_mutex_lock(&p->mu);
   int rc = MPK_OK;
   if (p->state == ST_NEW || p->state == ST_STARTING)
-    rc = MPK_ESTATE;
+    rc = not_started_err(fn, p);
   else if (p->state == ST_RUNNING && reap_locked(p, 0) == MPK_EAGAIN)
     /* Unreaped (we hold the lock), so still our child; the pidfd makes
        sure of it even if someone reaps it behind our back right now. */
@@ -453,31 +507,34 @@ static int send_signal(mpk_process_t *p, int sig) {
 }
 
 int mpk_process_terminate(mpk_process_t *p) {
-  return send_signal(p, SIGTERM);
+  return send_signal(__func__, p, SIGTERM);
 }
 
 int mpk_process_kill(mpk_process_t *p) {
-  return send_signal(p, SIGKILL);
+  return send_signal(__func__, p, SIGKILL);
 }
 
 int mpk_process_exitcode(const mpk_process_t *cp, int *code) {
   if (cp == NULL || code == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null(cp == NULL ? "p" : "code");
   if (not_owner(cp))
-    return MPK_ECHILD;
+    return not_owner_err(__func__);
   /* Every handle is allocated writable by mpk_process_new; the const only
      promises that the caller's view (the code) is not changed. */
   mpk_process_t *p = (mpk_process_t *)cp;
   pthread_mutex_lock(&p->mu);
   int rc;
   if (p->state == ST_NEW || p->state == ST_STARTING)
-    rc = MPK_ESTATE;
-  else if (p->state == ST_RUNNING)
-    rc = reap_locked(p, 0) == MPK_EAGAIN ? MPK_ESTATE : MPK_OK;
+    rc = not_started_err(__func__, p);
+  else if (p->state == ST_RUNNING && reap_locked(p, 0) == MPK_EAGAIN)
+    rc = mpk__errf(MPK_ESTATE,
+                   "mpk_process_exitcode: process '" MPK__QFMT
+                   "' is still running",
+                   MPK__Q(p->name));
   else
     rc = MPK_OK;
   if (rc == MPK_OK && p->state == ST_LOST)
-    rc = MPK_ECHILD;
+    rc = lost_err(p);
   if (rc == MPK_OK)
     *code = mpk__status_to_exitcode(p->wstatus);
   pthread_mutex_unlock(&p->mu);

@@ -134,7 +134,6 @@ void mpk__rmutex_wake_slow(mpk__rmutex *m) {
   if (mpk__futex_wake(&m->word, 1) > 0)
     return;
   uint32_t w = FUTEX_WAITERS;
-  atomic_compare_exchange_strong_explicit(&m->word, &w, 0,
-                                          memory_order_relaxed,
+  atomic_compare_exchange_strong_explicit(&m->word, &w, 0, memory_order_relaxed,
                                           memory_order_relaxed);
 }

@@ -80,6 +80,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -87,6 +88,7 @@
 #include <unistd.h>
 
 #include "internal/config.h"
+#include "internal/error.h"
 #include "internal/robust.h"
 #include "mpk/error.h"
 #include "mpk/shm.h"
@@ -116,6 +118,7 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 /* Why the region could not be set up (read after g_once): MPK_ENOMEM, or
    MPK_ENOSYS where robust locks are unusable (internal/robust.h). */
 static int g_init_rc = MPK_ENOMEM;
+static char g_init_msg[MPK_ERRMSG_MAX] = "the shared heap could not be mapped";
 
 /* Size classes in 64-byte units: 64 B .. 512 B by 64, then four steps per
    power of two up to 32 KiB (at most 25 % internal waste). */
@@ -491,18 +494,32 @@ static void init_once(void) {
       want = sz;
       break;
     }
-    if (sz <= floor)
+    if (sz <= floor) {
+      snprintf(g_init_msg, sizeof g_init_msg,
+               "the shared heap could not be "
+               "mapped: mmap of %zu bytes: %s (MPK_SHM_SIZE sets its size)",
+               sz, strerror(errno)); /* once, before any other thread */
       return;
+    }
   }
   int rc = region_format(base, want);
   if (rc != MPK_OK || pthread_key_create(&slot_key, slot_release) != 0) {
     g_init_rc = rc != MPK_OK ? rc : MPK_ENOMEM;
+    snprintf(g_init_msg, sizeof g_init_msg,
+             "the shared heap could not be "
+             "set up: %s",
+             rc == MPK_ENOSYS ? "robust locks are unusable here"
+             : rc != MPK_OK   ? mpk_strerror(rc)
+                              : "pthread_key_create failed");
     munmap(base, want);
     return;
   }
   if (pthread_key_create(&tc_key, tc_thread_exit) != 0) {
     pthread_key_delete(slot_key);
     g_init_rc = MPK_ENOMEM;
+    snprintf(g_init_msg, sizeof g_init_msg,
+             "the shared heap could not be "
+             "set up: pthread_key_create failed");
     munmap(base, want);
     return;
   }
@@ -538,7 +555,9 @@ static inline struct mpk__shm_region *region(void) {
 }
 
 int mpk__shm_init(void) {
-  return region() != NULL ? MPK_OK : g_init_rc;
+  if (region() != NULL)
+    return MPK_OK;
+  return mpk__errf(g_init_rc, "%s", g_init_msg);
 }
 
 /* Whether unit `off` of the data area, in span s whose entry m is SMALL,
@@ -702,17 +721,32 @@ large_alloc(struct mpk__shm_region *r, size_t size, bool zero, int *err) {
   return mpk__span_ptr(s);
 }
 
+/* An allocation of size bytes failed with errno err: set errno, record
+   why (mpk_errmsg) and return NULL. Off the fast path. */
+__attribute__((noinline, cold)) static void *alloc_failed(size_t size,
+                                                          int err) {
+  if (size == 0)
+    mpk__errf_(MPK_EINVAL, "mpk_shm_alloc: size is 0");
+  else if (region() == NULL)
+    mpk__errf_(g_init_rc, "%s", g_init_msg);
+  else if (err == ENOMEM)
+    mpk__errf_(MPK_ENOMEM,
+               "shared heap full: no block of %zu bytes in its "
+               "%zu bytes (MPK_SHM_SIZE sets its size)",
+               size, mpk__shm_g.data_bytes);
+  else
+    mpk__errsys(err, MPK_ENOMEM, "mpk_shm_alloc(%zu): the heap's lock", size);
+  errno = size == 0 ? EINVAL : err;
+  return NULL;
+}
+
 static inline __attribute__((always_inline)) void *shm_alloc(size_t size,
                                                              bool zero) {
-  if (size == 0) {
-    errno = EINVAL;
-    return NULL;
-  }
+  if (size == 0)
+    return alloc_failed(size, EINVAL);
   struct mpk__shm_region *r = region();
-  if (__builtin_expect(r == NULL, 0)) {
-    errno = ENOMEM;
-    return NULL;
-  }
+  if (__builtin_expect(r == NULL, 0))
+    return alloc_failed(size, ENOMEM);
   int err = ENOMEM;
   void *p;
   if (size <= SMALL_MAX) {
@@ -730,8 +764,8 @@ static inline __attribute__((always_inline)) void *shm_alloc(size_t size,
   } else {
     p = large_alloc(r, size, zero, &err);
   }
-  if (p == NULL)
-    errno = err;
+  if (__builtin_expect(p == NULL, 0))
+    return alloc_failed(size, err);
   return p;
 }
 
@@ -741,6 +775,8 @@ void *mpk_shm_alloc(size_t size) {
 
 void *mpk_shm_calloc(size_t n, size_t size) {
   if (n != 0 && size > SIZE_MAX / n) {
+    mpk__errf_(MPK_ENOMEM, "mpk_shm_calloc: %zu x %zu bytes overflow size_t", n,
+               size);
     errno = ENOMEM;
     return NULL;
   }
@@ -828,11 +864,11 @@ size_t mpk_shm_usable_size(const void *p) {
 
 int mpk_shm_stats(mpk_shm_stats_t *st) {
   if (st == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null("st");
   memset(st, 0, sizeof *st);
   struct mpk__shm_region *r = region();
   if (r == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(g_init_rc, "%s", g_init_msg);
   uint64_t in = 0, out = 0, allocs = 0, frees = 0;
   for (int i = 0; i < MPK__NSLOTS; i++) {
     mpk__stat_slot *s = &r->slots[i];

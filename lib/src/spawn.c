@@ -17,8 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal/error.h"
 #include "internal/shm.h"
-#include "mpk/error.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434 /* same number on every architecture */
@@ -70,10 +70,10 @@ const char *mpk__process_name(void) {
 
 int mpk__set_process_name(const char *name) {
   if (name == NULL)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "process name is NULL");
   char *copy = strdup(name);
   if (copy == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for the process name");
   g_name = copy;
   return MPK_OK;
 }
@@ -356,15 +356,15 @@ void mpk__children_exit(void) {
 }
 
 /* ---- fork ---------------------------------------------------------------- */
+/* errno of a failed descriptor, fork or thread call as an MPK code: a
+   resource limit (EAGAIN, EMFILE, ENFILE...) unless it says otherwise. */
 static int errno_to_mpk(int e) {
-  switch (e) {
-  case ENOMEM: return MPK_ENOMEM;
-  case EINVAL: return MPK_EINVAL;
-  case ESRCH:
-  case ECHILD: return MPK_ECHILD;
-  case ENOSYS: return MPK_ENOSYS;
-  default: return MPK_EAGAIN; /* EAGAIN, EMFILE, ENFILE: a limit was hit */
-  }
+  return mpk__errno_code(e, MPK_EAGAIN);
+}
+
+/* The same, recording "<what>: <errno text>" (a final failure). */
+static int sys_failed(int e, const char *what) {
+  return mpk__errsys(e, MPK_EAGAIN, "%s", what);
 }
 
 void mpk__fds_lock(void) {
@@ -396,7 +396,7 @@ static int add_fd_locked(int fd, const void *owner, unsigned flags) {
       size_t cap = g_fds_cap ? 2 * g_fds_cap : 16;
       own_fd *n = realloc(g_fds, cap * sizeof *n);
       if (n == NULL)
-        return MPK_ENOMEM;
+        return mpk__errf(MPK_ENOMEM, "no memory to register descriptor %d", fd);
       g_fds = n;
       g_fds_cap = cap;
     }
@@ -406,10 +406,12 @@ static int add_fd_locked(int fd, const void *owner, unsigned flags) {
   return MPK_OK;
 }
 
-int mpk__fd_own_locked(int fd, const void *owner, unsigned flags) {
+int mpk__fd_own_locked(int fd, const char *what, const void *owner,
+                       unsigned flags) {
   if (fd < 0)
-    return errno_to_mpk(errno);
-  int rc = owner ? add_fd_locked(fd, owner, flags) : MPK_EINVAL;
+    return sys_failed(errno, what);
+  int rc = owner ? add_fd_locked(fd, owner, flags)
+                 : mpk__errf(MPK_EINVAL, "%s: descriptor owner is NULL", what);
   if (rc != MPK_OK) {
     close(fd);
     return rc;
@@ -417,11 +419,13 @@ int mpk__fd_own_locked(int fd, const void *owner, unsigned flags) {
   return fd;
 }
 
-int mpk__fd_own_pair_locked(int rc, int fds[2], const void *owner,
-                            unsigned flags0, unsigned flags1) {
+int mpk__fd_own_pair_locked(int rc, const char *what, int fds[2],
+                            const void *owner, unsigned flags0,
+                            unsigned flags1) {
   if (rc != 0)
-    return errno_to_mpk(errno);
-  rc = owner ? add_fd_locked(fds[0], owner, flags0) : MPK_EINVAL;
+    return sys_failed(errno, what);
+  rc = owner ? add_fd_locked(fds[0], owner, flags0)
+             : mpk__errf(MPK_EINVAL, "%s: descriptor owner is NULL", what);
   if (rc == MPK_OK) {
     rc = add_fd_locked(fds[1], owner, flags1);
     if (rc != MPK_OK)
@@ -439,7 +443,8 @@ int mpk__pidfd_open_owned(pid_t pid, const void *owner) {
   mpk__fds_lock();
   int fd = mpk__pidfd_open(pid);
   if (fd >= 0) {
-    int rc = owner ? add_fd_locked(fd, owner, MPK__FD_PRIVATE) : MPK_EINVAL;
+    int rc = owner ? add_fd_locked(fd, owner, MPK__FD_PRIVATE)
+                   : mpk__errf(MPK_EINVAL, "pidfd owner is NULL");
     if (rc != MPK_OK) {
       close(fd);
       fd = rc;
@@ -472,7 +477,7 @@ void mpk__fd_close(int fd) {
 
 pid_t mpk__fork(const char *child_name, const char *lineage, const void *keep) {
   if (child_name == NULL)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "child name is NULL");
   int rc = mpk__shm_init();
   if (rc != MPK_OK)
     return rc;
@@ -483,7 +488,7 @@ pid_t mpk__fork(const char *child_name, const char *lineage, const void *keep) {
   pid_t pid = fork();
   t_fork_keep = NULL;
   if (pid < 0)
-    return errno == ENOMEM ? MPK_ENOMEM : MPK_EAGAIN;
+    return mpk__errsys(errno, MPK_EAGAIN, "fork");
   if (pid > 0)
     return pid;
   /* Child. The registry was reset and g_pid refreshed by atfork_child. */
@@ -532,21 +537,22 @@ static void *watcher_main(void *p) {
 
 int mpk__pidfd_open_watcher(pid_t pid) {
   if (pid <= 0)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "pid %d <= 0", (int)pid);
   reg_ensure();
   /* Fail early, without a thread, when pid is not a child of ours. */
   siginfo_t si;
   si.si_pid = 0;
   if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1 &&
       errno != EINTR)
-    return errno_to_mpk(errno);
+    return errno_to_mpk(errno); /* ECHILD: not recorded, callers absorb it */
   int fd = eventfd(0, EFD_CLOEXEC);
   if (fd == -1)
-    return errno_to_mpk(errno);
+    return sys_failed(errno, "eventfd (pid watcher)");
   watch *w = malloc(sizeof *w);
   int wfd = w ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
   if (wfd == -1) {
-    int rc = w ? errno_to_mpk(errno) : MPK_ENOMEM;
+    int rc = w ? sys_failed(errno, "fcntl F_DUPFD_CLOEXEC (pid watcher)")
+               : mpk__errf(MPK_ENOMEM, "no memory for a pid watcher");
     free(w);
     close(fd);
     return rc;
@@ -580,48 +586,51 @@ int mpk__pidfd_open_watcher(pid_t pid) {
     pthread_mutex_unlock(&g_reg_lock);
     free(w);
     close(fd);
-    return e == ENOMEM ? MPK_ENOMEM : MPK_EAGAIN;
+    return sys_failed(e, "pthread_create (pid watcher)");
   }
   return fd;
 }
 
 int mpk__pidfd_open(pid_t pid) {
   if (pid <= 0)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "pid %d <= 0", (int)pid);
   long fd = syscall(SYS_pidfd_open, pid, 0);
   if (fd >= 0)
     return (int)fd;
   if (errno == ENOSYS)
     return mpk__pidfd_open_watcher(pid);
-  return errno_to_mpk(errno);
+  if (errno == ESRCH)
+    return MPK_ECHILD; /* not recorded: callers absorb it */
+  return sys_failed(errno, "pidfd_open");
 }
 
 int mpk__signal_child(pid_t pid, int pidfd, int sig) {
   if (pid <= 0)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "pid %d <= 0", (int)pid);
   if (pidfd >= 0) {
     if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0)
       return MPK_OK;
     if (errno == ESRCH)
       return MPK_OK; /* already reaped: nothing to signal */
     if (errno != EBADF && errno != ENOSYS)
-      return errno == EINVAL ? MPK_EINVAL : MPK_EPERM;
+      return mpk__errsys(errno, MPK_EPERM, "pidfd_send_signal(pid %d, %d)",
+                         (int)pid, sig);
     /* EBADF: the watcher's eventfd, not a pidfd (no pidfds here) */
   }
   if (kill(pid, sig) == 0 || errno == ESRCH)
     return MPK_OK;
-  return errno == EINVAL ? MPK_EINVAL : MPK_EPERM;
+  return mpk__errsys(errno, MPK_EPERM, "kill(pid %d, %d)", (int)pid, sig);
 }
 
 int mpk__wait_exit(int fd, const mpk__deadline *d) {
   if (fd < 0)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "pid descriptor %d < 0", fd);
   for (;;) {
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
     int n = poll(&pfd, 1, mpk__deadline_poll_ms(d));
     if (n > 0) {
       if (pfd.revents & POLLNVAL)
-        return MPK_EINVAL;
+        return mpk__errf(MPK_EINVAL, "pid descriptor %d is not open", fd);
       return MPK_OK; /* POLLIN, or POLLHUP / POLLERR: the child is gone */
     }
     if (n == 0) {
@@ -630,7 +639,7 @@ int mpk__wait_exit(int fd, const mpk__deadline *d) {
       continue; /* poll's millisecond rounding woke us a little early */
     }
     if (errno != EINTR)
-      return errno_to_mpk(errno);
+      return sys_failed(errno, "poll (child exit)");
   }
 }
 

@@ -12,12 +12,13 @@
 #include <stdbool.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
-#include "mpk/error.h"
+#include "internal/error.h"
 
 /* ------------------------------------------------------------------------ */
 /* The process's topology                                                    */
@@ -28,16 +29,27 @@ static pthread_once_t topo_once = PTHREAD_ONCE_INIT;
 static hwloc_topology_t topo_proc;
 static int topo_rc = MPK_EIO;
 
-static int errno_code(int e) {
-  switch (e) {
-  case ENOMEM: return MPK_ENOMEM;
-  case EINVAL: return MPK_EINVAL;
-  case EPERM: return MPK_EPERM;
-  case ENOSYS:
-  case EXDEV: /* hwloc: this binding cannot be enforced here */
-    return MPK_ENOSYS;
-  default: return MPK_EIO;
-  }
+/* A broken internal invariant of the planner (never user input). */
+static int plan_broken(const char *what) {
+  return mpk__errf(MPK_EIO, "plan: internal error (%s)", what);
+}
+
+static int topo_nomem(void) {
+  return mpk__errf(MPK_ENOMEM, "hwloc: out of memory");
+}
+
+/* hwloc call `what` failed with errno e (EXDEV: this binding cannot be
+   enforced here); recorded. */
+static int hwloc_failed(int e, const char *what) {
+  return mpk__errsys(e, e == EXDEV ? MPK_ENOSYS : MPK_EIO, "%s", what);
+}
+
+/* Why the topology could not be loaded (read after topo_once). */
+static char topo_msg[MPK_ERRMSG_MAX];
+
+static void load_failed(int e, const char *what) {
+  topo_rc = hwloc_failed(e, what);
+  snprintf(topo_msg, sizeof topo_msg, "%s", mpk_errmsg());
 }
 
 /* The set the process's plans cover: its CPU binding (the union of its
@@ -75,20 +87,27 @@ static void topo_load(void) {
   /* Never rebind this thread while discovering (a worker may be pinned). */
   flags |= HWLOC_TOPOLOGY_FLAG_DONT_CHANGE_BINDING;
 #endif
+  /* The records made here belong to the first caller's thread; topo_msg
+     keeps the text for every later caller (mpk__topo_get). */
+  mpk__errstate saved;
+  mpk__err_save(&saved);
   if (hwloc_topology_init(&t) != 0) {
-    topo_rc = errno == ENOMEM ? MPK_ENOMEM : MPK_EIO;
+    load_failed(errno, "hwloc_topology_init");
+    mpk__err_restore(&saved);
     return;
   }
   if (hwloc_topology_set_flags(t, flags) != 0 || hwloc_topology_load(t) != 0) {
     int e = errno;
     hwloc_topology_destroy(t);
-    topo_rc = e == ENOMEM ? MPK_ENOMEM : MPK_EIO;
+    load_failed(e, "hwloc_topology_load");
+    mpk__err_restore(&saved);
     return;
   }
   hwloc_bitmap_t dom = hwloc_bitmap_alloc();
   if (dom == NULL) {
     hwloc_topology_destroy(t);
-    topo_rc = MPK_ENOMEM;
+    load_failed(ENOMEM, "hwloc_bitmap_alloc");
+    mpk__err_restore(&saved);
     return;
   }
   if (domain_of(t, dom) &&
@@ -100,7 +119,8 @@ static void topo_load(void) {
     int e = errno;
     hwloc_bitmap_free(dom);
     hwloc_topology_destroy(t);
-    topo_rc = e == ENOMEM ? MPK_ENOMEM : MPK_EIO;
+    load_failed(e, "hwloc_topology_restrict (to the process's binding)");
+    mpk__err_restore(&saved);
     return;
   }
   hwloc_bitmap_free(dom);
@@ -109,13 +129,21 @@ static void topo_load(void) {
 }
 
 int mpk__topo_get(hwloc_topology_t *out) {
-  if (out == NULL)
+  if (out == NULL) {
+    mpk__errf_(MPK_EINVAL, "topology: out is NULL");
     return MPK_EINVAL;
-  if (pthread_once(&topo_once, topo_load) != 0)
+  }
+  if (pthread_once(&topo_once, topo_load) != 0) {
+    mpk__errf_(MPK_EIO, "topology: pthread_once failed");
     return MPK_EIO;
-  if (topo_rc == MPK_OK)
+  }
+  int rc = topo_rc;
+  if (rc == MPK_OK) {
     *out = topo_proc;
-  return topo_rc;
+    return MPK_OK;
+  }
+  mpk__errf_(rc, "the topology could not be loaded: %s", topo_msg);
+  return rc; /* (not errf's value: the compiler then knows it is not 0) */
 }
 
 /* The PUs a plan may use on t: its PUs that the OS allows. Returns MPK_OK
@@ -123,47 +151,94 @@ int mpk__topo_get(hwloc_topology_t *out) {
 static int allowed_set(hwloc_topology_t t, hwloc_bitmap_t out) {
   if (hwloc_bitmap_and(out, hwloc_topology_get_topology_cpuset(t),
                        hwloc_topology_get_allowed_cpuset(t)) != 0)
-    return MPK_ENOMEM;
+    return topo_nomem();
   return MPK_OK;
 }
 
 /* ------------------------------------------------------------------------ */
 /* List parsing                                                              */
 
-/* One decimal number <= max at *s; advances *s. 0 on success. */
+/* One decimal number <= max at *s; advances *s. 0 on success, -1 when
+   there is no digit, -2 when the number is above max (*out is then the
+   number, UINT_MAX if it is larger). */
 static int parse_num(const char **s, unsigned max, unsigned *out) {
   const char *p = *s;
-  unsigned long v = 0;
+  unsigned long long v = 0;
   if (*p < '0' || *p > '9')
     return -1;
   while (*p >= '0' && *p <= '9') {
-    v = v * 10 + (unsigned long)(*p - '0');
-    if (v > max)
-      return -1;
+    if (v <= UINT_MAX)
+      v = v * 10 + (unsigned long long)(*p - '0');
     p++;
   }
+  *out = v > UINT_MAX ? UINT_MAX : (unsigned)v;
+  if (v > max)
+    return -2;
   *s = p;
-  *out = (unsigned)v;
   return 0;
+}
+
+/* Record why the list `whole` is bad at `at`; MPK_EINVAL. */
+static int list_bad(const char *whole, const char *at, const char *why) {
+  unsigned char c = (unsigned char)*at;
+  if (c == '\0')
+    return mpk__errf(MPK_EINVAL, "cpuset '" MPK__QFMT "': %s at its end",
+                     MPK__Q(whole), why);
+  if (c >= 0x20 && c < 0x7f)
+    return mpk__errf(MPK_EINVAL,
+                     "cpuset '" MPK__QFMT "': %s at offset %td ('%c')",
+                     MPK__Q(whole), why, at - whole, c);
+  return mpk__errf(MPK_EINVAL,
+                   "cpuset '" MPK__QFMT "': %s at offset %td "
+                   "(byte 0x%02x)",
+                   MPK__Q(whole), why, at - whole, c);
+}
+
+/* Record the number v above max in `whole`; `unit` names what it counts
+   ("PU": an OS index; else a logical index of max + 1 objects). */
+static int list_big(const char *whole, unsigned v, unsigned max,
+                    const char *unit) {
+  if (strcmp(unit, "PU") == 0)
+    return mpk__errf(MPK_EINVAL,
+                     "cpuset '" MPK__QFMT "': PU %u > %u (the "
+                     "largest OS index)",
+                     MPK__Q(whole), v, max);
+  return mpk__errf(MPK_EINVAL,
+                   "cpuset '" MPK__QFMT "': %s %u does not exist "
+                   "(there are %u: 0-%u)",
+                   MPK__Q(whole), unit, v, max + 1, max);
 }
 
 /* Strict grammar check before hwloc parses (hwloc's parser accepts "1a",
    "3-1" and overflowing numbers): item(,item)*, item = N or N-M, N <= M <=
-   max, nothing else. */
-static int list_ok(const char *s, unsigned max) {
+   max, nothing else. `s` is the list inside the user's string `whole`.
+   MPK_OK, or MPK_EINVAL recorded with what is wrong and where. */
+static int list_check(const char *whole, const char *s, unsigned max,
+                      const char *unit) {
   for (;;) {
     unsigned lo, hi;
-    if (parse_num(&s, max, &lo) != 0)
-      return 0;
+    const char *at = s;
+    int r = parse_num(&s, max, &lo);
+    if (r != 0)
+      return r == -2 ? list_big(whole, lo, max, unit)
+                     : list_bad(whole, at, "expected a number");
     if (*s == '-') {
       s++;
-      if (parse_num(&s, max, &hi) != 0 || hi < lo)
-        return 0;
+      at = s;
+      r = parse_num(&s, max, &hi);
+      if (r != 0)
+        return r == -2 ? list_big(whole, hi, max, unit)
+                       : list_bad(whole, at, "expected the end of a range");
+      if (hi < lo)
+        return mpk__errf(MPK_EINVAL,
+                         "cpuset '" MPK__QFMT "': range end "
+                         "before start (%u-%u)",
+                         MPK__Q(whole), lo, hi);
     }
     if (*s == '\0')
-      return 1;
+      return MPK_OK;
     if (*s != ',')
-      return 0;
+      return list_bad(whole, s, "expected ',' or '-'");
     s++;
   }
 }
@@ -189,27 +264,37 @@ static const struct {
 
 /* "type:list" of logical indexes: the union of those objects' PUs. */
 static int parse_logical(hwloc_topology_t t, hwloc_obj_type_t type,
-                         const char *list, hwloc_bitmap_t out) {
+                         const char *name, const char *whole, const char *list,
+                         hwloc_bitmap_t out) {
   int count = hwloc_get_nbobjs_by_type(t, type);
-  if (count < 1 || !list_ok(list, (unsigned)count - 1))
-    return MPK_EINVAL;
+  if (count < 1)
+    return mpk__errf(MPK_EINVAL,
+                     "cpuset '" MPK__QFMT "': this machine has "
+                     "no %s objects",
+                     MPK__Q(whole), name);
+  int rc = list_check(whole, list, (unsigned)count - 1, name);
+  if (rc != MPK_OK)
+    return rc;
   hwloc_bitmap_t idx = hwloc_bitmap_alloc();
   hwloc_bitmap_t acc = hwloc_bitmap_alloc();
-  int rc = MPK_ENOMEM;
+  rc = mpk__errf(MPK_ENOMEM, "cpuset: no memory for a bitmap");
   unsigned i;
   if (idx == NULL || acc == NULL || hwloc_bitmap_list_sscanf(idx, list) != 0)
     goto out;
   hwloc_bitmap_foreach_begin(i, idx) {
     hwloc_obj_t o = hwloc_get_obj_by_type(t, type, i);
     if (o == NULL || o->cpuset == NULL) {
-      rc = MPK_EINVAL;
+      rc = mpk__errf(MPK_EINVAL,
+                     "cpuset '" MPK__QFMT "': %s %u does not "
+                     "exist",
+                     MPK__Q(whole), name, i);
       goto out;
     }
     if (hwloc_bitmap_or(acc, acc, o->cpuset) != 0)
       goto out;
   }
   hwloc_bitmap_foreach_end();
-  rc = hwloc_bitmap_copy(out, acc) == 0 ? MPK_OK : MPK_ENOMEM;
+  rc = hwloc_bitmap_copy(out, acc) == 0 ? MPK_OK : topo_nomem();
 out:
   hwloc_bitmap_free(idx);
   hwloc_bitmap_free(acc);
@@ -217,18 +302,26 @@ out:
 }
 
 int mpk__topo_parse(hwloc_topology_t t, const char *list, hwloc_bitmap_t out) {
-  if (t == NULL || list == NULL || out == NULL || *list == '\0')
-    return MPK_EINVAL;
+  if (t == NULL || list == NULL || out == NULL)
+    return mpk__errf(MPK_EINVAL, "cpuset: %s is NULL",
+                     t == NULL      ? "topology"
+                     : list == NULL ? "list"
+                                    : "out");
+  if (*list == '\0')
+    return mpk__errf(MPK_EINVAL, "cpuset '': empty");
   if (list[0] == '0' && (list[1] == 'x' || list[1] == 'X')) {
     if (!hex_ok(list + 2))
-      return MPK_EINVAL;
+      return mpk__errf(MPK_EINVAL,
+                       "cpuset '" MPK__QFMT "': a mask needs 1 "
+                       "to %u hex digits after 0x and nothing else",
+                       MPK__Q(list), (MPK__TOPO_MAX_INDEX + 1) / 4);
     hwloc_bitmap_t tmp = hwloc_bitmap_alloc();
     if (tmp == NULL)
-      return MPK_ENOMEM;
+      return topo_nomem();
     int rc = hwloc_bitmap_taskset_sscanf(tmp, list) == 0 &&
                      hwloc_bitmap_copy(out, tmp) == 0
                  ? MPK_OK
-                 : MPK_ENOMEM;
+                 : topo_nomem();
     hwloc_bitmap_free(tmp);
     return rc;
   }
@@ -238,12 +331,18 @@ int mpk__topo_parse(hwloc_topology_t t, const char *list, hwloc_bitmap_t out) {
     for (size_t k = 0; k < sizeof prefixes / sizeof prefixes[0]; k++)
       if (strlen(prefixes[k].name) == len &&
           strncasecmp(list, prefixes[k].name, len) == 0)
-        return parse_logical(t, prefixes[k].type, colon + 1, out);
-    return MPK_EINVAL;
+        return parse_logical(t, prefixes[k].type, prefixes[k].name, list,
+                             colon + 1, out);
+    return mpk__errf(MPK_EINVAL,
+                     "cpuset '" MPK__QFMT "': unknown object type "
+                     "before ':' (pu, core, numa, node, pack, package, "
+                     "socket)",
+                     MPK__Q(list));
   }
-  if (!list_ok(list, MPK__TOPO_MAX_INDEX))
-    return MPK_EINVAL;
-  return hwloc_bitmap_list_sscanf(out, list) == 0 ? MPK_OK : MPK_ENOMEM;
+  int rc = list_check(list, list, MPK__TOPO_MAX_INDEX, "PU");
+  if (rc != MPK_OK)
+    return rc;
+  return hwloc_bitmap_list_sscanf(out, list) == 0 ? MPK_OK : topo_nomem();
 }
 
 /* The plan's domain: t's allowed PUs, within `list` when it is not NULL.
@@ -252,16 +351,23 @@ static int domain_set(hwloc_topology_t t, const char *list,
                       hwloc_bitmap_t out) {
   int rc = allowed_set(t, out);
   if (rc == MPK_OK && list != NULL) {
+    char allowed[64] = "?";
+    hwloc_bitmap_list_snprintf(allowed, sizeof allowed, out);
     hwloc_bitmap_t l = hwloc_bitmap_alloc();
     if (l == NULL)
-      return MPK_ENOMEM;
+      return topo_nomem();
     rc = mpk__topo_parse(t, list, l);
     if (rc == MPK_OK && hwloc_bitmap_and(out, out, l) != 0)
-      rc = MPK_ENOMEM;
+      rc = topo_nomem();
     hwloc_bitmap_free(l);
+    if (rc == MPK_OK && hwloc_bitmap_iszero(out))
+      return mpk__errf(MPK_EINVAL,
+                       "cpuset '" MPK__QFMT "' names no PU this "
+                       "process may use (allowed: %s)",
+                       MPK__Q(list), allowed);
   }
   if (rc == MPK_OK && hwloc_bitmap_iszero(out))
-    rc = MPK_EINVAL;
+    rc = mpk__errf(MPK_EINVAL, "this process may use no PU");
   return rc;
 }
 
@@ -279,12 +385,12 @@ static int restricted(hwloc_topology_t t, hwloc_const_bitmap_t set,
   }
   hwloc_topology_t c;
   if (hwloc_topology_dup(&c, t) != 0)
-    return errno == ENOMEM ? MPK_ENOMEM : MPK_EIO;
+    return hwloc_failed(errno, "hwloc_topology_dup");
   if (hwloc_topology_restrict(c, set, HWLOC_RESTRICT_FLAG_REMOVE_CPULESS) !=
       0) {
     int e = errno;
     hwloc_topology_destroy(c);
-    return e == ENOMEM ? MPK_ENOMEM : MPK_EIO;
+    return hwloc_failed(e, "hwloc_topology_restrict");
   }
   *out = c;
   *copied = 1;
@@ -306,8 +412,8 @@ static int add_unit(const plan_t *p, hwloc_obj_t pu, hwloc_bitmap_t out) {
   if (o != NULL && p->unit != HWLOC_OBJ_PU)
     o = hwloc_get_ancestor_obj_by_type(p->dom, p->unit, o);
   if (o == NULL)
-    return MPK_EIO;
-  return hwloc_bitmap_or(out, out, o->cpuset) == 0 ? MPK_OK : MPK_ENOMEM;
+    return plan_broken("no unit holds a PU");
+  return hwloc_bitmap_or(out, out, o->cpuset) == 0 ? MPK_OK : topo_nomem();
 }
 
 /* Add the first k units (hwloc logical order) inside `share`. */
@@ -318,7 +424,7 @@ static int add_first_units(const plan_t *p, hwloc_const_bitmap_t share, int k,
     pu = hwloc_get_next_obj_inside_cpuset_by_type(p->one, share, HWLOC_OBJ_PU,
                                                   pu);
     if (pu == NULL)
-      return MPK_EIO;
+      return plan_broken("a share has too few units");
     int rc = add_unit(p, pu, out);
     if (rc != MPK_OK)
       return rc;
@@ -355,7 +461,7 @@ fail:
 static int scatter(const plan_t *p, int m, int k, int i, hwloc_bitmap_t out) {
   hwloc_bitmap_t *sets = distrib(p, (unsigned)m);
   if (sets == NULL)
-    return MPK_ENOMEM;
+    return topo_nomem();
   int fits = 1;
   for (int j = 0; j < m && fits; j++)
     fits = hwloc_bitmap_weight(sets[j]) >= k;
@@ -370,7 +476,7 @@ static int scatter(const plan_t *p, int m, int k, int i, hwloc_bitmap_t out) {
   unsigned total = (unsigned)m * (unsigned)k;
   sets = distrib(p, total);
   if (sets == NULL)
-    return MPK_ENOMEM;
+    return topo_nomem();
   rc = MPK_OK;
   for (unsigned s = (unsigned)i * (unsigned)k;
        rc == MPK_OK && s < (unsigned)(i + 1) * (unsigned)k; s++)
@@ -385,9 +491,9 @@ static int compact(const plan_t *p, int k, int i, hwloc_bitmap_t out) {
     hwloc_obj_t o =
         hwloc_get_obj_by_type(p->dom, p->unit, (unsigned)(i * k + j));
     if (o == NULL)
-      return MPK_EIO;
+      return plan_broken("a unit index is past the domain");
     if (hwloc_bitmap_or(out, out, o->cpuset) != 0)
-      return MPK_ENOMEM;
+      return topo_nomem();
   }
   return MPK_OK;
 }
@@ -402,14 +508,14 @@ static int one_per_unit(plan_t *p) {
   }
   hwloc_bitmap_t firsts = hwloc_bitmap_alloc();
   if (firsts == NULL)
-    return MPK_ENOMEM;
+    return topo_nomem();
   int rc = MPK_OK;
   for (int u = 0; u < p->nunits && rc == MPK_OK; u++) {
     hwloc_obj_t o = hwloc_get_obj_by_type(p->dom, p->unit, (unsigned)u);
     if (o == NULL)
-      rc = MPK_EIO;
+      rc = plan_broken("a unit index is past the domain");
     else if (hwloc_bitmap_set(firsts, (unsigned)hwloc_bitmap_first(o->cpuset)))
-      rc = MPK_ENOMEM;
+      rc = topo_nomem();
   }
   if (rc == MPK_OK)
     rc = restricted(p->dom, firsts, &p->one, &p->one_copied);
@@ -439,7 +545,7 @@ static int plan_units(hwloc_topology_t t, hwloc_const_bitmap_t dom_set, int n,
       *over = 1;
       n = pus / k; /* workers that fit; wrap around them */
       if (n == 0) {
-        rc = hwloc_bitmap_copy(out, dom_set) == 0 ? MPK_OK : MPK_ENOMEM;
+        rc = hwloc_bitmap_copy(out, dom_set) == 0 ? MPK_OK : topo_nomem();
         goto done;
       }
       i %= n;
@@ -463,27 +569,40 @@ done:
 int mpk__topo_plan_set(hwloc_topology_t t, int n, int per_worker,
                        mpk_bind_policy p, const char *list, int i,
                        hwloc_bitmap_t out, int *oversubscribed) {
-  if (t == NULL || out == NULL || n < 1 || i < 0 || i >= n || per_worker < 1 ||
-      (p != MPK_BIND_NONE && p != MPK_BIND_COMPACT && p != MPK_BIND_SCATTER))
-    return MPK_EINVAL;
+  if (t == NULL || out == NULL)
+    return mpk__errf(MPK_EINVAL, "plan: %s is NULL",
+                     t == NULL ? "topology" : "out");
+  if (n < 1)
+    return mpk__errf(MPK_EINVAL, "plan: n = %d workers < 1", n);
+  if (i < 0 || i >= n)
+    return mpk__errf(MPK_EINVAL, "plan: worker %d outside [0, %d)", i, n);
+  if (per_worker < 1)
+    return mpk__errf(MPK_EINVAL, "plan: per_worker %d < 1", per_worker);
+  if (p != MPK_BIND_NONE && p != MPK_BIND_COMPACT && p != MPK_BIND_SCATTER)
+    return mpk__errf(MPK_EINVAL,
+                     "plan: bind policy %d is not an "
+                     "mpk_bind_policy",
+                     (int)p);
   hwloc_bitmap_t dom = hwloc_bitmap_alloc();
   hwloc_bitmap_t res = hwloc_bitmap_alloc();
   int over = 0, rc = MPK_ENOMEM;
-  if (dom == NULL || res == NULL)
+  if (dom == NULL || res == NULL) {
+    rc = topo_nomem();
     goto out;
+  }
   rc = domain_set(t, list, dom);
   if (rc != MPK_OK)
     goto out;
   if (p == MPK_BIND_NONE) {
     over = (long long)n * per_worker > hwloc_bitmap_weight(dom);
-    rc = hwloc_bitmap_copy(res, dom) == 0 ? MPK_OK : MPK_ENOMEM;
+    rc = hwloc_bitmap_copy(res, dom) == 0 ? MPK_OK : topo_nomem();
   } else {
     rc = plan_units(t, dom, n, per_worker, p, i, res, &over);
   }
   if (rc == MPK_OK && hwloc_bitmap_iszero(res))
-    rc = MPK_EIO; /* a broken invariant of the planner, never user input */
+    rc = plan_broken("an empty plan"); /* never user input */
   if (rc == MPK_OK)
-    rc = hwloc_bitmap_copy(out, res) == 0 ? MPK_OK : MPK_ENOMEM;
+    rc = hwloc_bitmap_copy(out, res) == 0 ? MPK_OK : topo_nomem();
   if (rc == MPK_OK && oversubscribed != NULL)
     *oversubscribed = over;
 out:
@@ -494,12 +613,18 @@ out:
 
 int mpk__topo_list_string(hwloc_const_bitmap_t set, char *buf, size_t cap) {
   if (set == NULL || buf == NULL || cap == 0)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "%s",
+                     set == NULL   ? "the set is NULL"
+                     : buf == NULL ? "buf is NULL"
+                                   : "cap is 0");
   int len = hwloc_bitmap_list_snprintf(NULL, 0, set);
   if (len < 0)
-    return MPK_ENOMEM;
+    return topo_nomem();
   if ((size_t)len >= cap)
-    return MPK_EMSGSIZE;
+    return mpk__errf(MPK_EMSGSIZE,
+                     "buffer of %zu bytes is too small for a "
+                     "cpuset list of %d bytes and its NUL",
+                     cap, len);
   hwloc_bitmap_list_snprintf(buf, cap, set);
   return MPK_OK;
 }
@@ -508,10 +633,11 @@ int mpk__topo_plan_on(hwloc_topology_t t, int n, int per_worker,
                       mpk_bind_policy p, const char *list, int i, char *buf,
                       size_t cap, int *oversubscribed) {
   if (buf == NULL || cap == 0)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "plan: %s",
+                     buf == NULL ? "buf is NULL" : "cap is 0");
   hwloc_bitmap_t set = hwloc_bitmap_alloc();
   if (set == NULL)
-    return MPK_ENOMEM;
+    return topo_nomem();
   int over = 0;
   int rc = mpk__topo_plan_set(t, n, per_worker, p, list, i, set, &over);
   if (rc == MPK_OK)
@@ -582,14 +708,15 @@ int mpk_package_count(void) {
 
 int mpk_topo_allowed(char *buf, size_t cap) {
   if (buf == NULL || cap == 0)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "mpk_topo_allowed: %s",
+                     buf == NULL ? "buf is NULL" : "cap is 0");
   hwloc_topology_t t;
   int rc = mpk__topo_get(&t);
   if (rc != MPK_OK)
     return rc;
   hwloc_bitmap_t set = hwloc_bitmap_alloc();
   if (set == NULL)
-    return MPK_ENOMEM;
+    return topo_nomem();
   rc = allowed_set(t, set);
   if (rc == MPK_OK)
     rc = mpk__topo_list_string(set, buf, cap);
@@ -624,15 +751,15 @@ int mpk_bind_self(const char *cpuset_list) {
     return rc;
   hwloc_bitmap_t set = hwloc_bitmap_alloc();
   if (set == NULL)
-    return MPK_ENOMEM;
+    return topo_nomem();
   rc = domain_set(t, cpuset_list, set);
   if (rc == MPK_OK && hwloc_set_cpubind(t, set, HWLOC_CPUBIND_THREAD) != 0)
-    rc = errno_code(errno);
+    rc = hwloc_failed(errno, "hwloc_set_cpubind");
   hwloc_bitmap_free(set);
   return rc;
 }
 
 int mpk_current_cpu(void) {
   int c = sched_getcpu();
-  return c >= 0 ? c : MPK_ENOSYS;
+  return c >= 0 ? c : mpk__err(MPK_ENOSYS); /* AS-safe: no formatting */
 }

@@ -17,6 +17,16 @@ function(mpk_app_bad_inputs prefix app)
   endforeach()
 endfunction()
 
+# mpk_app_bad_detail(<name> <app> <args> <text>): the bad command line
+# <args> exits 2 with one line on stderr that contains <text> (grep -F): the
+# detail the library gave (mpk_errmsg), not only the code's text.
+function(mpk_app_bad_detail name app args text)
+  add_test(NAME ${name} COMMAND sh -c
+    "e=$(\"$0\" ${args} 2>&1 >/dev/null); s=$?; echo \"$e\"; test $s -eq 2 && test $(printf '%s\\n' \"$e\" | wc -l) -eq 1 && printf '%s\\n' \"$e\" | grep -qF -- \"$1\""
+    ${app} "${text}")
+  set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 30)
+endfunction()
+
 if(NOT TARGET mpkapp)
   return()
 endif()
@@ -65,6 +75,11 @@ if(TARGET mpk-square)
           "--threads-per-worker 1 2" "--schedule auto 2" "--repeat 0 2"
           "--bind zz 2" "--bogus 2" "3037000500" "1.5" "--n 3037000502"
           "--chunk 0 --n 5")
+  # The library's detail reaches the user (issue 9).
+  mpk_app_bad_detail(apps.square-detail-range ${_sq} "--bind 7-3 2"
+    "cpuset '7-3': range end before start (7-3)")
+  mpk_app_bad_detail(apps.square-detail-nopu ${_sq} "--bind 1000000 2"
+    "names no PU this process may use")
 endif()
 
 if(TARGET mpk-pi)
@@ -109,4 +124,10 @@ if(TARGET mpk-pi)
           "--schedule auto" "--chunk 0" "--steps 100 --chunk 101"
           "--bind nowhere" "--method exact" "--seed -1" "--isa sse9"
           "--repeat 0" "--repeat 1001" "--json extra" "--bogus" "--steps")
+  mpk_app_bad_detail(apps.pi-detail-range ${_pi} "--bind 7-3"
+    "cpuset '7-3': range end before start (7-3)")
+  mpk_app_bad_detail(apps.pi-detail-core ${_pi} "--bind core:99999"
+    "core 99999 does not exist")
+  mpk_app_bad_detail(apps.pi-detail-syntax ${_pi} "--bind 0,1x"
+    "expected ',' or '-' at offset 3")
 endif()

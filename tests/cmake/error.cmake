@@ -1,2 +1,5 @@
 mpk_test(error codes)
 mpk_test(config env)
+mpk_test(error msg TIMEOUT 60)
+mpk_test(error threads LABELS unit tsan TIMEOUT 60)
+mpk_test(error sites TIMEOUT 120)

@@ -43,6 +43,11 @@ if(TARGET mpk-topo)
       ${_topo})
     set_tests_properties(topo.app-bad-${_id} PROPERTIES LABELS unit TIMEOUT 30)
   endforeach()
+  # The library's detail reaches the user (issue 9).
+  mpk_app_bad_detail(topo.app-detail-range ${_topo} "--cpuset 7-3"
+    "cpuset '7-3': range end before start (7-3)")
+  mpk_app_bad_detail(topo.app-detail-type ${_topo} "--bind cores:1"
+    "unknown object type before ':'")
   add_test(NAME topo.app-help COMMAND sh -c
     "\"$0\" --help | grep -q 'usage: mpk-topo'" ${_topo})
   set_tests_properties(topo.app-json topo.app-json-tool topo.app-oversubscribed

@@ -1,11 +1,15 @@
 /* pool.kill: workers die. A worker SIGKILLed in the middle of a map fails
    that call with MPK_EWORKER (signal in mpk_pool_last_error) within a
    second, is replaced (new pid, same binding) and the next call works; async
-   calls in flight complete and their callbacks run once; kernels that crash
-   or exit; idle workers killed; the parent killed (workers gone within a
-   second, fork and fork-server start methods); no zombie is left. */
+   calls in flight complete and their callbacks run once; a worker killed
+   inside an imap chunk (ordered and unordered, the other chunks run ahead):
+   that chunk yields MPK_EWORKER once, every other result comes, and no
+   mpk_iter_next outlives its timeout; kernels that crash or exit; idle
+   workers killed; the parent killed (workers gone within a second, fork
+   and fork-server start methods); no zombie is left. */
 #include <pthread.h>
 #include <sched.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdatomic.h>
@@ -25,6 +29,7 @@
 #endif
 
 static _Atomic long *g_progress; /* shared, allocated before any pool */
+static _Atomic long *g_victim;   /* shared: pid of the worker in element 0 */
 static mpk_start g_start = MPK_START_FORK;
 
 static mpk_pool_t *mk(int workers) {
@@ -200,6 +205,92 @@ static void test_kill_mid_map(void) {
 
 /* Async calls in flight when a worker dies: every one completes, every
    callback runs exactly once, the pool goes on. */
+/* imap element 0 publishes its worker's pid and blocks on a pipe nobody
+   writes (made before the pool, so every worker holds it) until killed. */
+static int g_never[2] = {-1, -1};
+
+static int blocked_at_0(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  long x = *(const long *)in;
+  if (x == 0) {
+    atomic_store(g_victim, (long)getpid());
+    char c;
+    while (read(g_never[0], &c, 1) < 0 && errno == EINTR) {
+    }
+  }
+  *(long *)out = x + 1;
+  return 0;
+}
+
+/* Chunks of 1, 2 workers: while element 0 blocks, the unordered iterator's
+   other chunks run ahead until the job ring is used up behind it; the
+   ordered one waits from the start. At the first timeout the test kills
+   the worker inside element 0. A chaos run saw an unordered iterator
+   outlive its 10 s timeout after a worker died (it waited in submit for a
+   ring slot held by its own finished chunks): every call here is guarded. */
+static void test_kill_mid_imap(void) {
+  enum { N = 300 };
+  static long in[N];
+  for (int i = 0; i < N; i++)
+    in[i] = i;
+  CHECK(pipe(g_never) == 0);
+  mpk_pool_t *p = mk(2);
+  iter_guard g;
+  iter_guard_start(&g, 5);
+  for (int unordered = 1; unordered >= 0; unordered--) {
+    atomic_store(g_victim, 0);
+    mpk_iter_t *it;
+    CHECK_OK(mpk_pool_imap(p, blocked_at_0, in, sizeof(long), sizeof(long), N,
+                           NULL, 0, 1, unordered ? MPK_UNORDERED : 0, &it));
+    char seen[N] = {0};
+    int errors = 0, got = 0;
+    size_t expect = 0;
+    pid_t victim = 0;
+    for (int calls = 0;; calls++) {
+      CHECK(calls < 4 * N);
+      size_t idx = SIZE_MAX;
+      long v;
+      int rc = guarded_next(&g, it, &idx, &v, 1.0);
+      if (rc == MPK_EEOF)
+        break;
+      if (rc == MPK_ETIMEDOUT) {
+        if (victim == 0) {
+          double t0 = check_now();
+          while ((victim = (pid_t)atomic_load(g_victim)) == 0) {
+            CHECK_MSG(check_now() - t0 < 10, "element 0 never started");
+            check_sleep(0.0005);
+          }
+          CHECK(kill(victim, SIGKILL) == 0);
+        }
+        continue;
+      }
+      CHECK(idx < N && !seen[idx]);
+      seen[idx] = 1;
+      if (!unordered)
+        CHECK_EQ(idx, expect++);
+      if (rc == MPK_EWORKER) {
+        CHECK(victim != 0);
+        CHECK_EQ(idx, 0);
+        errors++;
+        continue;
+      }
+      CHECK_RC(rc, MPK_OK);
+      CHECK(idx > 0);
+      CHECK_EQ(v, (long)idx + 1);
+      got++;
+    }
+    CHECK(victim != 0);
+    CHECK_EQ(errors, 1);
+    CHECK_EQ(got, N - 1);
+    mpk_iter_free(it);
+  }
+  iter_guard_stop(&g);
+  check_map_works(p);
+  mpk_pool_free(p);
+  close(g_never[0]);
+  close(g_never[1]);
+}
+
 static _Atomic int g_cb_calls[8];
 static int g_cb_status[8];
 
@@ -397,6 +488,7 @@ static void test_parent_exits(void) {
 static void run_all(void) {
   CHECK_RUN(test_kill_mid_map);
   CHECK_RUN(test_kill_async_in_flight);
+  CHECK_RUN(test_kill_mid_imap);
   CHECK_RUN(test_kernel_dies);
   CHECK_RUN(test_kill_idle);
   CHECK_RUN(test_parent_killed);
@@ -406,7 +498,8 @@ static void run_all(void) {
 int main(void) {
   check_watchdog(120);
   g_progress = mpk_shm_calloc(1, sizeof *g_progress);
-  CHECK(g_progress != NULL);
+  g_victim = mpk_shm_calloc(1, sizeof *g_victim);
+  CHECK(g_progress != NULL && g_victim != NULL);
   g_start = MPK_START_FORK;
   run_all();
   g_start = MPK_START_FORKSERVER;

@@ -29,9 +29,9 @@ enum { ROUNDS = 10 };
 /* One kind of object under test, with its calls reduced to three. */
 struct kind {
   const char *name;
-  void *(*make)(void);   /* made held (lock) or empty (semaphore) */
-  int (*take)(void *o);  /* blocking, without a deadline */
-  int (*try)(void *o);   /* one try: MPK_OK or MPK_ETIMEDOUT */
+  void *(*make)(void);  /* made held (lock) or empty (semaphore) */
+  int (*take)(void *o); /* blocking, without a deadline */
+  int (*try)(void *o);  /* one try: MPK_OK or MPK_ETIMEDOUT */
   int (*give)(void *o);
   void (*drop)(void *o);
 };
@@ -42,10 +42,18 @@ static void *lock_make(void) {
   CHECK_OK(mpk_lock_acquire(l, 0));
   return l;
 }
-static int lock_take(void *o) { return mpk_lock_acquire(o, MPK_FOREVER); }
-static int lock_try(void *o) { return mpk_lock_acquire(o, 0); }
-static int lock_give(void *o) { return mpk_lock_release(o); }
-static void lock_drop(void *o) { mpk_lock_free(o); }
+static int lock_take(void *o) {
+  return mpk_lock_acquire(o, MPK_FOREVER);
+}
+static int lock_try(void *o) {
+  return mpk_lock_acquire(o, 0);
+}
+static int lock_give(void *o) {
+  return mpk_lock_release(o);
+}
+static void lock_drop(void *o) {
+  mpk_lock_free(o);
+}
 
 static void *array_make(void) {
   mpk_array_t *a;
@@ -55,27 +63,43 @@ static void *array_make(void) {
 }
 /* The array lock has no timeout: it is the untimed acquire that used to
    hang for good. */
-static int array_take(void *o) { return mpk_array_lock(o); }
-static int array_try(void *o) { return mpk_array_lock(o); }
-static int array_give(void *o) { return mpk_array_unlock(o); }
-static void array_drop(void *o) { mpk_array_free(o); }
+static int array_take(void *o) {
+  return mpk_array_lock(o);
+}
+static int array_try(void *o) {
+  return mpk_array_lock(o);
+}
+static int array_give(void *o) {
+  return mpk_array_unlock(o);
+}
+static void array_drop(void *o) {
+  mpk_array_free(o);
+}
 
 static void *sem_make(void) {
   mpk_sem_t *s;
   CHECK_OK(mpk_sem_new(&s, 0, 0));
   return s;
 }
-static int sem_take(void *o) { return mpk_sem_acquire(o, MPK_FOREVER); }
-static int sem_try(void *o) { return mpk_sem_acquire(o, 0); }
-static int sem_give(void *o) { return mpk_sem_release(o); }
-static void sem_drop(void *o) { mpk_sem_free(o); }
+static int sem_take(void *o) {
+  return mpk_sem_acquire(o, MPK_FOREVER);
+}
+static int sem_try(void *o) {
+  return mpk_sem_acquire(o, 0);
+}
+static int sem_give(void *o) {
+  return mpk_sem_release(o);
+}
+static void sem_drop(void *o) {
+  mpk_sem_free(o);
+}
 
-static const struct kind LOCK = {"Lock", lock_make, lock_take, lock_try,
-                                 lock_give, lock_drop};
+static const struct kind LOCK = {"Lock",   lock_make, lock_take,
+                                 lock_try, lock_give, lock_drop};
 static const struct kind ARRAY = {"Array lock", array_make, array_take,
-                                  array_try, array_give, array_drop};
-static const struct kind SEM = {"Semaphore", sem_make, sem_take, sem_try,
-                                sem_give, sem_drop};
+                                  array_try,    array_give, array_drop};
+static const struct kind SEM = {"Semaphore", sem_make, sem_take,
+                                sem_try,     sem_give, sem_drop};
 
 struct round {
   const struct kind *k;
@@ -215,11 +239,21 @@ static void rounds(const struct kind *k, int third) {
     one_round(k, third);
 }
 
-static void test_lock_third_taker(void) { rounds(&LOCK, 1); }
-static void test_lock_alone(void) { rounds(&LOCK, 0); }
-static void test_array_lock_third_taker(void) { rounds(&ARRAY, 1); }
-static void test_array_lock_alone(void) { rounds(&ARRAY, 0); }
-static void test_sem_alone(void) { rounds(&SEM, 0); }
+static void test_lock_third_taker(void) {
+  rounds(&LOCK, 1);
+}
+static void test_lock_alone(void) {
+  rounds(&LOCK, 0);
+}
+static void test_array_lock_third_taker(void) {
+  rounds(&ARRAY, 1);
+}
+static void test_array_lock_alone(void) {
+  rounds(&ARRAY, 0);
+}
+static void test_sem_alone(void) {
+  rounds(&SEM, 0);
+}
 
 int main(void) {
   check_watchdog(120);

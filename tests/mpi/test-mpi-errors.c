@@ -113,6 +113,15 @@ static void expect_task_failure(mpk_pool_t *p, int call, const fail_ctx *c,
   int rc = calls[call](p, c);
   CHECK_MSG(rc == MPK_ETASK, "%s on rank %d returned %s, expected MPK_ETASK",
             call_names[call], mt_rank, mpk_err_name(rc));
+  /* mpk_errmsg on every rank: the rank it happened on, the call, the
+     task's status (the same failure as the last error) */
+  char want[64];
+  snprintf(want, sizeof want, ": %s: task returned %d at ", call_names[call],
+           status);
+  CHECK_MSG(strncmp(mpk_errmsg(), "rank ", 5) == 0 &&
+                strstr(mpk_errmsg(), want) != NULL,
+            "rank %d: mpk_errmsg() \"%s\" lacks \"rank \" or \"%s\"", mt_rank,
+            mpk_errmsg(), want);
   mt_failure f = mt_last_error(p);
   CHECK_RC(f.code, MPK_ETASK);
   CHECK_MSG(f.index == index && f.status == status && f.signal == 0,

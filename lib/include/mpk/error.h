@@ -4,6 +4,11 @@
  * Codes that mirror an errno value are its negation (MPK_EINVAL == -EINVAL);
  * mpk's own codes are -1001 and below. A call that fails leaves its objects
  * unchanged and usable.
+ *
+ * The code says what kind of failure it was; mpk_errmsg() says what was
+ * wrong ("cpuset '7-3': range end before start", "workers 2000 >
+ * MPK_POOL_MAX_WORKERS (1024)", "fork: Resource temporarily unavailable
+ * (EAGAIN)", "worker 1 (pid 1234) killed by signal 9 (Killed)").
  */
 #ifndef MPK_ERROR_H
 #define MPK_ERROR_H
@@ -51,6 +56,41 @@ MPK_API const char *mpk_strerror(int code);
 /* The code's symbolic name: "MPK_OK", "MPK_EINVAL", ...; "MPK_UNKNOWN" for
    an unknown code. Never NULL. MT-safe, MP-safe, AS-safe. */
 MPK_API const char *mpk_err_name(int code);
+
+/* Size of the buffer behind mpk_errmsg(), its NUL included: a message is at
+   most MPK_ERRMSG_MAX - 1 bytes. */
+#define MPK_ERRMSG_MAX 256
+
+/* What was wrong in the calling thread's most recent failed mpk call.
+
+   Every mpk call that returns a negative code (or NULL for a failure, as
+   mpk_shm_alloc) sets it before it returns: a
+   detail where the library knows more than the code says (the bad argument and
+   why, the system call and its errno text, which worker died and how, the MPI
+   error), else the code's mpk_strerror() text. Codes that answer rather than
+   fail (MPK_EEMPTY, MPK_EFULL, MPK_ETIMEDOUT of a wait, MPK_EEOF, MPK_ECLOSED,
+   MPK_EOWNERDEAD) set it too, to their mpk_strerror() text, without formatting
+   anything.
+
+   A call that succeeds leaves it unchanged: the text stays that of the last
+   failed call in this thread until the next mpk call in this thread fails.
+   Before any failure in a thread it is "" (the empty string).
+
+   Never NULL. The string lives in a fixed per-thread buffer (no allocation
+   when a call fails, so it also works after out-of-memory); a longer
+   message is cut at MPK_ERRMSG_MAX - 1 bytes and ends with "...", and a
+   user string quoted in it (a cpuset, a name) is cut to its first 40 bytes.
+   The pointer stays valid, and its text unchanged, until the next failed mpk
+   call in the same thread; copy it to keep it longer.
+
+   MT-safe: each thread has its own message, and a failure in one thread
+   never changes another's. MP-safe (it is process-local). AS-safe (reads
+   only the thread's own buffer). Across fork() the child starts with the
+   forking thread's message, as with any thread-local variable; a worker's
+   or a child's own failures never reach the parent's message, except as the
+   details the parent derives from them (a worker's death, a task's return
+   value, an initializer that failed). */
+MPK_API const char *mpk_errmsg(void);
 
 MPK_END_DECLS
 

@@ -103,6 +103,15 @@
  *     in the shared heap, or any `out` with MPK_THREAD, may be partly
  *     written.
  *   - When the parent dies, every worker dies too (PR_SET_PDEATHSIG).
+ *   - mpk_errmsg() (mpk/error.h) in the thread that gets the code says
+ *     which: "map: task returned 7 at element 5 (worker 1, pid 1234)",
+ *     "map: worker 1 (pid 1234) killed by signal 9 (SIGKILL) in the chunk
+ *     from element 40", "apply: worker 0 (pid 99) exited with status 3",
+ *     "...: ran longer than task_timeout (0.5 s)"; a pool that cannot start
+ *     says which worker failed and how ("worker 0 (pid 1234): init returned
+ *     non-zero"). So do mpk_async_wait, mpk_iter_next and
+ *     mpk_pool_last_error, in the thread that calls them, and an async
+ *     callback, on the completion thread.
  *
  * Scheduling (mpk_sched)
  * ----------------------
@@ -241,26 +250,37 @@ MPK_API int mpk_pool_worker_cpuset(const mpk_pool_t *p, int i, char *buf,
 MPK_API pid_t mpk_pool_worker_pid(const mpk_pool_t *p, int i);
 
 /* Stop accepting work: later submissions return MPK_ESTATE; calls already
-   submitted complete. MPK_EINVAL for NULL, MPK_ESTATE from a worker. MT-safe.
-   Idempotent. */
+   submitted complete. An iterator made before close counts as submitted in
+   full: its chunks not yet submitted still run (see mpk_pool_imap).
+   MPK_EINVAL for NULL, MPK_ESTATE from a worker. MT-safe. Idempotent. */
 MPK_API int mpk_pool_close(mpk_pool_t *p);
 
 /* After close: wait for every submitted call (async callbacks included),
-   then stop and reap the workers. MPK_ESTATE before close, from a worker or
-   after terminate; MPK_EDEADLK from an async callback. MT-safe (a second
-   join returns at once). */
+   then stop and reap the workers. Every chunk of every iterator not yet
+   freed is part of it: join submits the chunks the iterator has not
+   submitted yet and waits until all have completed, keeping the results in
+   the iterator (Python's imap + close + join), so it never waits for the
+   iterator's consumer; a thread may read the iterator meanwhile, or read it
+   after join (or after mpk_pool_free). MPK_ESTATE before close, from a
+   worker or after terminate (also when terminate interrupts it);
+   MPK_EDEADLK from an async callback. MT-safe (a second join returns at
+   once). */
 MPK_API int mpk_pool_join(mpk_pool_t *p);
 
 /* Stop now: workers are killed (process backend) or stopped after their
    current chunk (thread backend), pending calls fail with MPK_ECLOSED (their
-   callbacks run), later calls return MPK_ESTATE. MT-safe. Idempotent. */
+   callbacks run), later calls return MPK_ESTATE. Iterators hand out the
+   results of the chunks that had completed, and MPK_ECLOSED once for each
+   other chunk (see mpk_iter_next). MT-safe. Idempotent. */
 MPK_API int mpk_pool_terminate(mpk_pool_t *p);
 
 /* Terminate if still running, reap everything, free. NULL is a no-op.
    Async handles and iterators of the pool stay valid until freed (their
-   calls have failed with MPK_ECLOSED if they had not finished). Not to be
-   called concurrently with other calls on the same pool, nor from an async
-   callback. */
+   calls have failed with MPK_ECLOSED if they had not finished); an iterator
+   still hands out the results of the chunks that had completed (all of
+   them after join), then MPK_ECLOSED once for each other chunk, then
+   MPK_EEOF. Not to be called concurrently with other calls on the same
+   pool (its iterators included), nor from an async callback. */
 MPK_API void mpk_pool_free(mpk_pool_t *p);
 
 typedef enum {
@@ -387,32 +407,67 @@ typedef struct mpk_iter mpk_iter_t;
 
 /* imap / imap_unordered: map fn over in[0, n) and stream the results with
    mpk_iter_next, as chunks finish. Chunks of `chunk` elements (0: Python
-   map's rule ceil(n / (4 * workers))); at most about 2 x workers chunks are
-   in flight or waiting to be consumed, so a slow consumer never makes
-   results pile up. flags 0: results in input order; MPK_UNORDERED: chunks
-   in completion order (elements of one chunk in order). `in` is read (and
-   staged chunk by chunk) while the iterator runs: it must stay valid and
-   unchanged until mpk_iter_free. Errors: as mpk_pool_map at submit, MPK_EINVAL
-   for unknown flags. MT-safe (one iterator is used by one thread at a
-   time). */
+   map's rule ceil(n / (4 * workers))), one job each. flags 0: results in
+   input order; MPK_UNORDERED: chunks in completion order (elements of one
+   chunk in order). `in` is read (and staged chunk by chunk) while the
+   iterator runs: it must stay valid and unchanged until mpk_iter_free.
+
+   Flow. The consumer drives the iterator: mpk_iter_next submits the next
+   chunks so that at most about 2 x workers chunks are in flight or waiting
+   to be consumed (a slow consumer never makes results pile up). A chunk
+   far slower than the others holds back only its own results (unordered)
+   or those after it (ordered); the pool's job ring (64 jobs; more for
+   pools of over 16 workers) is not reused past a job still running, so at
+   most that many jobs, other calls' included, run ahead of it. Submission
+   never waits inside mpk_iter_next: a finished chunk gives back its ring
+   slot as soon as the iterator sees it (its results wait in the
+   iterator), and when the ring is full the iterator waits, within the
+   caller's timeout, for a result or a free slot. So an iterator never
+   waits on itself and mpk_iter_next always returns within its timeout.
+
+   Life cycle. The whole map counts as submitted at creation: mpk_pool_close
+   does not stop it; mpk_pool_join runs every remaining chunk and keeps the
+   results (the window above does not apply then: every result not yet
+   consumed is held, in the shared heap for the process backend). After
+   terminate, free, or the loss of every worker, see mpk_iter_next.
+
+   Errors: as mpk_pool_map at submit (MPK_ESTATE once closed, MPK_EWORKER
+   when no worker is left), MPK_EINVAL for unknown flags. MT-safe (one
+   iterator is used by one thread at a time; other threads may close, join
+   or terminate the pool meanwhile). */
 MPK_API int mpk_pool_imap(mpk_pool_t *p, mpk_map_fn fn, const void *in,
                           size_t in_size, size_t out_size, size_t n,
                           const void *ctx, size_t ctx_size, size_t chunk,
                           int flags, mpk_iter_t **it);
 
 /* The next result: its element index into *index (may be NULL) and
-   out_size bytes into out. MPK_OK; MPK_EEOF after the last; MPK_ETIMEDOUT
-   (nothing ready within timeout; call again); MPK_ETASK / MPK_EWORKER /
-   MPK_ETIMEDOUT / MPK_ECLOSED when a chunk failed: returned once, with
-   *index the failing element (ETASK) or the chunk's first element, after the
-   chunk's results that precede it; the iterator then continues with the
-   next chunk. MPK_EINVAL (NULL it or out, NaN timeout), MPK_EDEADLK from an
-   async callback. Not MT-safe on one iterator. */
+   out_size bytes into out. Waits at most `timeout` seconds (MPK_FOREVER: no
+   limit; 0: poll), always: also when the ring is full or a worker dies.
+   Returns MPK_OK; MPK_EEOF after the last (and again at every later call);
+   MPK_ETIMEDOUT (nothing ready within timeout; the iterator is unchanged:
+   call again); MPK_ETASK / MPK_EWORKER / MPK_ETIMEDOUT / MPK_ECLOSED when a
+   chunk failed: returned once, with *index the failing element (ETASK) or
+   the chunk's first element, after the chunk's results that precede it; the
+   iterator then continues with the next chunk.
+   After mpk_pool_terminate, mpk_pool_free or the loss of every worker, the
+   results of the chunks that had completed are still handed out, and every
+   other chunk yields its error once with *index its first element:
+   MPK_ECLOSED for a chunk in flight at terminate / free or never submitted,
+   MPK_EWORKER for a chunk in flight when the last worker was lost; then
+   MPK_EEOF. Ordered iterators report each chunk in its place; unordered
+   ones the chunks that had been submitted first. MPK_ENOMEM: no memory for
+   the next chunk and none in flight (call again); a chunk join could not
+   hold (pool memory exhausted) yields MPK_ENOMEM once, as a failed chunk.
+   MPK_EINVAL (NULL it or out, NaN timeout), MPK_EDEADLK from an async
+   callback. Not MT-safe on one iterator; MT-safe with respect to close,
+   join and terminate of its pool in other threads. */
 MPK_API int mpk_iter_next(mpk_iter_t *it, size_t *index, void *out,
                           double timeout);
 
 /* Cancel what is left (chunks not started are skipped), wait for the chunks
-   in flight and free the iterator. NULL is a no-op. */
+   in flight and free the iterator (and the results it holds); a join in
+   progress no longer waits for it. Also after mpk_pool_free. NULL is a
+   no-op. */
 MPK_API void mpk_iter_free(mpk_iter_t *it);
 
 /* Inside a worker (and inside OpenMP threads of a hybrid worker): the

@@ -61,7 +61,8 @@ MPK_BEGIN_DECLS
 /* Allocate `size` bytes (> 0) in the shared heap, 64-byte aligned. The
    contents are unspecified (use mpk_shm_calloc for zeroes).
    Returns NULL with errno = EINVAL for size 0, ENOMEM when the heap is
-   exhausted or the size larger than the heap. Never aborts.
+   exhausted or the size larger than the heap (mpk_errmsg() then says so,
+   with the heap's size and MPK_SHM_SIZE). Never aborts.
    MT-safe, MP-safe. Not AS-safe (from a signal handler that interrupted an
    allocator call in the same thread it may fail with errno = EDEADLK).
    Lock-free for sizes up to 32 KiB once their size class has free blocks. */

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "mpk/error.h"
+#include "internal/error.h"
 
 typedef struct {
   bool forever;        /* MPK_FOREVER (any negative timeout) */
@@ -27,7 +27,7 @@ static inline double mpk__now(void) {
    Timeouts beyond ~30 years are treated as forever. */
 static inline int mpk__deadline_init(mpk__deadline *d, double timeout) {
   if (isnan(timeout))
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "timeout is NaN");
   d->forever = timeout < 0 || timeout > 1e9;
   clock_gettime(CLOCK_MONOTONIC, &d->abs);
   if (!d->forever && timeout > 0) {

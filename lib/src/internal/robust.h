@@ -213,9 +213,9 @@ static inline int mpk__rmutex_unlock(mpk__rmutex *m) {
      dying waiter's wake-up on (its list_op_pending names this word). Others
      only ever add FUTEX_WAITERS to a held word, so the CAS loop is short. */
   w = atomic_load_explicit(&m->word, memory_order_relaxed);
-  while (!atomic_compare_exchange_weak_explicit(
-      &m->word, &w, w & FUTEX_WAITERS, memory_order_release,
-      memory_order_relaxed)) {
+  while (!atomic_compare_exchange_weak_explicit(&m->word, &w, w & FUTEX_WAITERS,
+                                                memory_order_release,
+                                                memory_order_relaxed)) {
   }
   /* Killed right here, the kernel sees list_op_pending with an owner-less
      word and wakes a waiter for us. */

@@ -176,14 +176,18 @@ void mpk__fds_unlock(void);
    that call failed and errno tells why), for `owner` (not NULL) with
    MPK__FD_* `flags`. Returns fd, or the creating call's error as an MPK
    code (MPK_EAGAIN for EMFILE / ENFILE), or MPK_ENOMEM / MPK_EINVAL (owner
-   NULL): then fd has been closed. Table lock held. */
-int mpk__fd_own_locked(int fd, const void *owner, unsigned flags);
+   NULL): then fd has been closed. `what` names the creating call in the
+   recorded message (mpk_errmsg: "eventfd: Too many open files (EMFILE)").
+   Table lock held. */
+int mpk__fd_own_locked(int fd, const char *what, const void *owner,
+                       unsigned flags);
 
 /* The same for a pair made by pipe2(2) or socketpair(2): `rc` is the
    call's return value, fds[0] gets flags0 and fds[1] flags1. MPK_OK, or an
    error as above with both closed and set to -1. Table lock held. */
-int mpk__fd_own_pair_locked(int rc, int fds[2], const void *owner,
-                            unsigned flags0, unsigned flags1);
+int mpk__fd_own_pair_locked(int rc, const char *what, int fds[2],
+                            const void *owner, unsigned flags0,
+                            unsigned flags1);
 
 /* mpk__pidfd_open(pid), registered as MPK__FD_PRIVATE for `owner`, under
    the table lock. Same returns as mpk__pidfd_open, and MPK_ENOMEM /

@@ -80,14 +80,15 @@ _Static_assert(alignof(struct mpk_rlock) == 64, "RLock alignment");
    sets its magic). MPK_OK, MPK_ENOMEM, or MPK_ENOSYS (checked first). */
 static inline int mpk__rmutex_line_new(size_t size, size_t r_off, void **out) {
   if (!mpk__robust_ready())
-    return MPK_ENOSYS;
+    return mpk__errf(MPK_ENOSYS, "this thread has no kernel robust list: "
+                                 "robust locks are unusable here");
   char *b = mpk_shm_calloc(1, size);
   if (b == NULL)
-    return MPK_ENOMEM;
+    return MPK_ENOMEM; /* recorded by mpk_shm_calloc */
   int r = mpk__rmutex_init((mpk__rmutex *)(void *)(b + r_off));
   if (r != MPK_OK) {
     mpk_shm_free(b);
-    return r;
+    return mpk__errf(r, "robust locks are unusable here");
   }
   *out = b;
   return MPK_OK;

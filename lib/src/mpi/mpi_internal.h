@@ -67,6 +67,7 @@ typedef struct {
   int code;        /* MPK_OK or the first failure */
   uint64_t index;  /* global index of the failure, UINT64_MAX: none */
   int status, sig; /* task status (MPK_ETASK), signal (MPK_EWORKER) */
+  int kind;        /* mpk__job_kind of the call (for mpk_errmsg) */
 } mpk__mpi_out;
 
 mpk__mpi *mpk__mpi_of(const mpk_pool_t *p);

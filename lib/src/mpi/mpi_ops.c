@@ -161,16 +161,18 @@ static void local_failed(call *c, int rc, uint64_t lo, mpk__mpi_out *o) {
 /* Build c->w: header, identity copy, user ctx copy. */
 static int make_wrap(call *c, void *fn, const void *ctx, size_t ctx_size,
                      const void *identity, size_t es) {
+  wrap *w = NULL;
   size_t id_off = identity ? align_up(sizeof(wrap)) : 0;
   size_t ctx_off = ctx_size ? align_up(id_off ? id_off + es : sizeof(wrap)) : 0;
   size_t total = ctx_off  ? ctx_off + ctx_size
                  : id_off ? id_off + es
                           : sizeof(wrap);
-  if (id_off + es > UINT32_MAX || ctx_off > UINT32_MAX || total < ctx_size)
-    return MPK_ENOMEM;
-  wrap *w = calloc(1, total);
-  if (w == NULL)
-    return MPK_ENOMEM;
+  if (id_off + es > UINT32_MAX || ctx_off > UINT32_MAX || total < ctx_size ||
+      (w = calloc(1, total)) == NULL)
+    return mpk__errf(MPK_ENOMEM,
+                     "no memory for the MPI call's %zu-byte "
+                     "context",
+                     total);
   memcpy(&w->fn, &fn, sizeof fn);
   w->uctx = ctx_size ? NULL : (void *)(uintptr_t)ctx;
   w->n = c->n;
@@ -315,15 +317,25 @@ static void run_map(call *c, uint64_t k0, uint64_t k1, uint64_t lo, uint64_t hi,
 
 /* ---- the calls -------------------------------------------------------- */
 
-/* This rank's verdict on the pool's state and the global plan. */
-static int plan_verdict(call *c, bool args_ok, mpk_sched s, uint64_t n,
+/* MPI counts are int: a size over INT_MAX is MPK_EINVAL (after rc). */
+static int int_max_check(int rc, const char *what, size_t v) {
+  if (rc == MPK_OK && v > INT_MAX)
+    return mpk__errf(MPK_EINVAL, "MPI: %s %zu > INT_MAX", what, v);
+  return rc;
+}
+
+/* This rank's verdict on the pool's state and the global plan, after the
+   argument checks' verdict args_rc. */
+static int plan_verdict(call *c, int args_rc, mpk_sched s, uint64_t n,
                         mpk__sched_use use) {
   mpk__plan gp;
-  if (!args_ok ||
-      mpk__plan_make(&gp, s, n, (unsigned)c->m->total, use) != MPK_OK)
-    return MPK_EINVAL;
+  if (args_rc != MPK_OK)
+    return args_rc;
+  int rc = mpk__plan_user(&gp, s, n, (unsigned)c->m->total, use);
+  if (rc != MPK_OK)
+    return rc;
   if (atomic_load(&c->p->state) != MPK__P_OPEN)
-    return MPK_ESTATE;
+    return mpk__pool_state_err(c->p);
   c->n = n;
   c->nchunks = gp.nchunks;
   c->chunk = gp.chunk;
@@ -347,7 +359,12 @@ static int drive(call *c, mpk__mpi_hdr *h, void *buf, size_t elem, int root) {
   int rc = mpk__mpi_agree(c->m, h);
   if (rc != MPK_OK || c->n == 0)
     return rc;
-  mpk__mpi_out o = {.code = MPK_OK, .index = UINT64_MAX};
+  mpk__mpi_out o = {.code = MPK_OK,
+                    .index = UINT64_MAX,
+                    .kind = h->call == MPK__MPI_FOR     ? MPK__JOB_FOR
+                            : h->call == MPK__MPI_RED_D ? MPK__JOB_REDUCE_D
+                            : h->call == MPK__MPI_RED_G ? MPK__JOB_REDUCE_G
+                                                        : MPK__JOB_MAP};
   work(c, &o);
   return mpk__mpi_settle(c->p, c->m, &o, c->nchunks, buf, elem, root);
 }
@@ -363,8 +380,8 @@ static int mpi_for(mpk_pool_t *p, size_t n, mpk_range_fn fn, const void *ctx,
                     .n = n,
                     .chunk = s.chunk,
                     .ctx_size = ctx_size};
-  h.rc = plan_verdict(&c, fn != NULL && !(ctx == NULL && ctx_size > 0), s, n,
-                      MPK__USE_FOR);
+  h.rc = plan_verdict(&c, mpk__fn_ctx_check((const void *)fn, ctx, ctx_size), s,
+                      n, MPK__USE_FOR);
   if (h.rc == MPK_OK)
     h.rc = make_wrap(&c, (void *)fn, ctx, ctx_size, NULL, 0);
   rc = drive(&c, &h, NULL, 0, -1);
@@ -392,7 +409,7 @@ static int mpi_reduce_d(mpk_pool_t *p, size_t n, mpk_sum_fn fn, const void *ctx,
                     .chunk = s.chunk,
                     .ctx_size = ctx_size};
   h.rc = plan_verdict(
-      &c, mpk__reduce_d_args_ok(fn, ctx, ctx_size, op, flags, result), s, n,
+      &c, mpk__reduce_d_args_check(fn, ctx, ctx_size, op, flags, result), s, n,
       fast ? MPK__USE_FOR : MPK__USE_REDUCE);
   double *part = NULL;
   if (h.rc == MPK_OK && !fast && n > 0) {
@@ -401,13 +418,13 @@ static int mpi_reduce_d(mpk_pool_t *p, size_t n, mpk_sum_fn fn, const void *ctx,
                ? NULL
                : mpk__pool_alloc(p, (size_t)c.nchunks * sizeof(double));
     if (part == NULL)
-      h.rc = MPK_ENOMEM;
+      h.rc = mpk__errf(MPK_ENOMEM, "no memory for the MPI call");
   }
   double *all = NULL; /* FAST: every rank's result, made before the call
                          so that no rank can fail to take part later */
   if (h.rc == MPK_OK && fast &&
       (all = malloc((size_t)c.m->size * sizeof *all)) == NULL)
-    h.rc = MPK_ENOMEM;
+    h.rc = mpk__errf(MPK_ENOMEM, "no memory for the MPI call");
   if (h.rc == MPK_OK)
     h.rc = make_wrap(&c, (void *)fn, ctx, ctx_size, NULL, 0);
   if (h.rc == MPK_OK)
@@ -459,12 +476,12 @@ static int mpi_reduce_g(mpk_pool_t *p, size_t n, mpk__red_kernel kernel,
                     .chunk = s.chunk,
                     .size_a = elem_size,
                     .ctx_size = ctx_size};
-  h.rc =
-      plan_verdict(&c,
-                   mpk__reduce_g_args_ok(kernel, combine, identity, elem_size,
-                                         ctx, ctx_size, flags, result) &&
-                       elem_size <= INT_MAX,
-                   s, n, fast ? MPK__USE_FOR : MPK__USE_REDUCE);
+  h.rc = plan_verdict(&c,
+                      int_max_check(mpk__reduce_g_args_check(
+                                        kernel, combine, identity, elem_size,
+                                        ctx, ctx_size, flags, result),
+                                    "elem_size", elem_size),
+                      s, n, fast ? MPK__USE_FOR : MPK__USE_REDUCE);
   char *part = NULL;
   fail_slot *slot = NULL;
   if (h.rc == MPK_OK && !fast && n > 0) {
@@ -474,7 +491,7 @@ static int mpi_reduce_g(mpk_pool_t *p, size_t n, mpk__red_kernel kernel,
                : mpk__pool_alloc(p, (size_t)c.nchunks * elem_size);
     slot = mpk__pool_alloc(p, (size_t)c.m->workers * sizeof *slot);
     if (part == NULL || slot == NULL)
-      h.rc = MPK_ENOMEM;
+      h.rc = mpk__errf(MPK_ENOMEM, "no memory for the MPI call");
     for (int i = 0; slot != NULL && i < c.m->workers; i++)
       slot[i] = (fail_slot){.index = UINT64_MAX};
   }
@@ -485,7 +502,7 @@ static int mpi_reduce_g(mpk_pool_t *p, size_t n, mpk__red_kernel kernel,
                 ? NULL
                 : malloc(((size_t)c.m->size + 2) * elem_size);
     if (c.acc == NULL)
-      h.rc = MPK_ENOMEM;
+      h.rc = mpk__errf(MPK_ENOMEM, "no memory for the MPI call");
     else
       memcpy(c.acc, identity, elem_size);
   }
@@ -546,8 +563,9 @@ static int mpi_map(mpk_pool_t *p, mpk_map_fn fn, const void *in, size_t in_size,
                     .ctx_size = ctx_size};
   h.rc = plan_verdict(
       &c,
-      mpk__map_args_ok(fn, in, in_size, out, out_size, n, ctx, ctx_size) &&
-          out_size <= INT_MAX,
+      int_max_check(
+          mpk__map_args_check(fn, in, in_size, out, out_size, n, ctx, ctx_size),
+          "out_size", out_size),
       s, n, MPK__USE_MAP);
   return drive(&c, &h, out, out_size, c.m->opts.root);
 }

@@ -14,7 +14,19 @@ int mpk__mpi_err(int mpi_rc) {
     return MPK_OK;
   int cls = MPI_ERR_OTHER;
   MPI_Error_class(mpi_rc, &cls);
-  return cls == MPI_ERR_NO_MEM ? MPK_ENOMEM : MPK_EIO;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(mpi_rc, text, &len) != MPI_SUCCESS)
+    len = 0;
+  text[len > 0 && len < MPI_MAX_ERROR_STRING ? len : 0] = '\0';
+  return mpk__errf(cls == MPI_ERR_NO_MEM ? MPK_ENOMEM : MPK_EIO,
+                   "MPI error %d: %s", mpi_rc, text);
+}
+
+/* Another rank's verdict `code` fails the collective call here too. */
+static int other_rank(int rank, int code) {
+  return mpk__errf(code, "rank %d failed: %s (its mpk_errmsg says why)", rank,
+                   mpk_strerror(code));
 }
 
 mpk__mpi *mpk__mpi_of(const mpk_pool_t *p) {
@@ -40,16 +52,25 @@ static bool opts_ok(const mpk_mpi_opts *o, int size) {
 
 int mpk_pool_mpi_configure(mpk_pool_t *p, const mpk_mpi_opts *o) {
   mpk__mpi *m = mpk__mpi_of(p);
-  if (m == NULL || o == NULL || !opts_ok(o, m->size))
-    return MPK_EINVAL;
+  if (m == NULL)
+    return mpk__errf(MPK_EINVAL, "mpk_pool_mpi_configure: not an MPI pool");
+  if (o == NULL)
+    return mpk__err_null("o");
+  if (!opts_ok(o, m->size))
+    return mpk__errf(MPK_EINVAL,
+                     "MPI options: partition %d, root %d (of %d "
+                     "ranks)",
+                     (int)o->partition, o->root, m->size);
   m->opts = *o;
   return MPK_OK;
 }
 
 int mpk_pool_mpi_info_get(const mpk_pool_t *p, mpk_mpi_info *info) {
   const mpk__mpi *m = mpk__mpi_of(p);
-  if (m == NULL || info == NULL)
-    return MPK_EINVAL;
+  if (m == NULL)
+    return mpk__errf(MPK_EINVAL, "mpk_pool_mpi_info_get: not an MPI pool");
+  if (info == NULL)
+    return mpk__err_null("info");
   *info = (mpk_mpi_info){.rank = m->rank,
                          .size = m->size,
                          .workers = m->workers,
@@ -65,24 +86,30 @@ int mpk_pool_mpi_info_get(const mpk_pool_t *p, mpk_mpi_info *info) {
 
 /* Can this thread of this process take part in MPI calls at all? */
 static int mpi_usable(MPI_Comm comm) {
-  if (mpk_worker_id() >= 0)
-    return MPK_ESTATE; /* a pool worker: never an MPI process of its own */
+  if (mpk_worker_id() >= 0) /* never an MPI process of its own */
+    return mpk__errf(MPK_ESTATE, "an MPI pool cannot be made in a worker");
   int init = 0, fin = 0;
   MPI_Initialized(&init);
   MPI_Finalized(&fin);
   if (!init || fin)
-    return MPK_ESTATE;
+    return mpk__errf(MPK_ESTATE, "MPI is %s",
+                     fin ? "finalized" : "not initialized");
   if (comm == MPI_COMM_NULL)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "comm is MPI_COMM_NULL");
   int inter = 0;
   if (MPI_Comm_test_inter(comm, &inter) != MPI_SUCCESS || inter)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "comm is an inter-communicator");
   int level = MPI_THREAD_SINGLE, main_thread = 0;
   MPI_Query_thread(&level);
   MPI_Is_thread_main(&main_thread);
-  if (level < MPI_THREAD_FUNNELED ||
-      (level == MPI_THREAD_FUNNELED && !main_thread))
-    return MPK_ESTATE;
+  if (level < MPI_THREAD_FUNNELED)
+    return mpk__errf(MPK_ESTATE,
+                     "MPI thread level %d < MPI_THREAD_FUNNELED "
+                     "(use MPI_Init_thread)",
+                     level);
+  if (level == MPI_THREAD_FUNNELED && !main_thread)
+    return mpk__errf(MPK_ESTATE, "MPI_THREAD_FUNNELED and not the main "
+                                 "thread");
   return MPK_OK;
 }
 
@@ -210,14 +237,15 @@ static int share_node(mpk__mpi *m, const mpk_pool_opts *o, mpk_pool_opts *lo,
   return MPK_OK;
 }
 
-/* Every rank's verdict; MPK_OK when all are, else the lowest rank's. */
+/* Every rank's verdict; MPK_OK when all are, else the lowest rank's (this
+   rank's own keeps its message; another's says which rank). */
 static int all_agree(MPI_Comm comm, int size, int mine, int *all) {
   int rc = MPI_Allgather(&mine, 1, MPI_INT, all, 1, MPI_INT, comm);
   if (rc != MPI_SUCCESS)
     return mpk__mpi_err(rc);
   for (int r = 0; r < size; r++)
     if (all[r] != MPK_OK)
-      return all[r];
+      return all[r] == mine ? mine : other_rank(r, all[r]);
   return MPK_OK;
 }
 
@@ -228,8 +256,8 @@ int mpk_pool_create_mpi(mpk_pool_t **p, MPI_Comm comm, const mpk_pool_opts *o) {
   if (rc != MPK_OK)
     return rc; /* nothing to talk through, or not allowed to */
   mpk__mpi *m = calloc(1, sizeof *m);
-  if (m == NULL)
-    return MPK_ENOMEM; /* as if MPI ran out: the job cannot go on anyway */
+  if (m == NULL) /* as if MPI ran out: the job cannot go on anyway */
+    return mpk__errf(MPK_ENOMEM, "no memory for an MPI pool");
   m->win = MPI_WIN_NULL;
   mpk_mpi_opts_init(&m->opts);
   rc = MPI_Comm_dup(comm, &m->comm);
@@ -248,9 +276,11 @@ int mpk_pool_create_mpi(mpk_pool_t **p, MPI_Comm comm, const mpk_pool_opts *o) {
   m->outs = malloc(sz * sizeof *m->outs);
   m->counts = malloc(sz * 2 * sizeof *m->counts);
   mpk_pool_t *pool = NULL;
-  int verdict = p == NULL ? MPK_EINVAL : MPK_OK;
+  int verdict = p == NULL ? mpk__errf(MPK_EINVAL, "mpk_pool_create_mpi: p is "
+                                                  "NULL")
+                          : MPK_OK;
   if (all == NULL || !m->wprefix || !m->hdrs || !m->outs || !m->counts)
-    verdict = MPK_ENOMEM;
+    verdict = mpk__errf(MPK_ENOMEM, "no memory for an MPI pool");
   mpk_pool_opts lo;
   char slice[SLICE_CAP];
   int shared = share_node(m, o, &lo, slice);
@@ -309,12 +339,16 @@ int mpk__mpi_agree(mpk__mpi *m, mpk__mpi_hdr *h) {
   int out = MPK_OK;
   for (int r = 0; r < m->size && out == MPK_OK; r++)
     if (all[r].rc != MPK_OK)
-      out = all[r].rc;
+      out = all[r].rc == h->rc ? h->rc : other_rank(r, all[r].rc);
   for (int r = 1; r < m->size && out == MPK_OK; r++) {
     mpk__mpi_hdr a = all[0], b = all[r];
     a.rc = b.rc = 0;
     if (memcmp(&a, &b, sizeof a) != 0)
-      out = MPK_EINVAL;
+      out = mpk__errf(MPK_EINVAL,
+                      "rank %d's call differs from rank 0's "
+                      "(every rank must make the same call with the same n, "
+                      "schedule, sizes and MPI options)",
+                      r);
   }
   if (out == MPK_OK && dyn && m->win == MPI_WIN_NULL) {
     /* first DYNAMIC call: every rank makes the window (counter 0) */
@@ -323,6 +357,9 @@ int mpk__mpi_agree(mpk__mpi *m, mpk__mpi_hdr *h) {
       m->dyn_rc = MPK_ENOSYS;
     out = m->dyn_rc;
   }
+  if (out == MPK_ENOSYS && dyn && m->dyn_rc == MPK_ENOSYS)
+    out = mpk__errf(MPK_ENOSYS, "MPK_MPI_DYNAMIC: the MPI one-sided counter "
+                                "window could not be made on every rank");
   return out;
 }
 
@@ -372,7 +409,7 @@ int mpk__mpi_add_run(mpk__mpi_out *o, uint64_t lo, uint64_t hi) {
     size_t cap = o->cap ? 2 * o->cap : 8;
     mpk__mpi_run *r = realloc(o->runs, cap * sizeof *r);
     if (r == NULL)
-      return MPK_ENOMEM;
+      return mpk__errf(MPK_ENOMEM, "no memory for %zu MPI runs", cap);
     o->runs = r;
     o->cap = cap;
   }
@@ -472,9 +509,18 @@ int mpk__mpi_settle(mpk_pool_t *p, mpk__mpi *m, mpk__mpi_out *o,
       pick = r;
   if (rc == MPK_OK && pick >= 0) {
     rc = all[pick].code;
-    if (rc == MPK_ETASK || rc == MPK_EWORKER || rc == MPK_ETIMEDOUT)
-      mpk__set_last_error(p, rc, all[pick].index, all[pick].status,
-                          all[pick].sig);
+    mpk__failure f = mpk__failure_of(rc);
+    f.index = all[pick].index;
+    f.status = all[pick].status;
+    f.signal = all[pick].sig;
+    f.rank = pick;
+    f.kind = o->kind;
+    if (rc == MPK_ETASK || rc == MPK_EWORKER || rc == MPK_ETIMEDOUT) {
+      mpk__set_last_error(p, &f);
+      mpk__failure_errf(p, &f);
+    } else if (pick != m->rank) {
+      other_rank(pick, rc);
+    }
   }
   if (rc == MPK_OK) {
     /* Every chunk ran exactly once, or the partition broke (a counter
@@ -483,7 +529,10 @@ int mpk__mpi_settle(mpk_pool_t *p, mpk__mpi *m, mpk__mpi_out *o,
     for (int r = 0; r < m->size; r++)
       ran += all[r].chunks;
     if (ran != nchunks)
-      rc = MPK_EIO;
+      rc = mpk__errf(MPK_EIO,
+                     "MPI: the ranks ran %llu chunks of %llu (the "
+                     "partition broke)",
+                     (unsigned long long)ran, (unsigned long long)nchunks);
   }
   if (rc == MPK_OK && buf != NULL) {
     /* every rank's runs, as pairs of uint64 */

@@ -1,21 +1,15 @@
-/* async.c - asynchronous calls, the completion thread, and imap.
+/* async.c - asynchronous calls and the completion thread.
  *
  * Async calls are ordinary jobs whose waiting is done by ONE completion
  * thread per pool (started at the first async call). It sleeps on the
  * pool's progress futex, finishes each call that has completed (copy-out,
  * ring slot released), runs its callback, then marks the handle complete and
  * wakes mpk_async_wait. Completion order is the order in which the thread
- * finds calls complete.
- *
- * imap is driven by the consumer: the iterator keeps at most `window`
- * chunks submitted or waiting to be consumed (one job per chunk), and
- * submits the next chunk as one is consumed, so memory stays bounded
- * whatever the consumer's speed.
+ * finds calls complete. (imap, which streams results instead, is imap.c.)
  */
+#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "mpk/shm.h"
 #include "pool/pool_internal.h"
 
 static _Thread_local const mpk_pool_t *tls_completer;
@@ -81,6 +75,8 @@ static void *completer_main(void *arg) {
       continue;
     }
     int status = mpk__call_finish(c);
+    if (status != MPK_OK) /* the callback's mpk_errmsg() tells why */
+      mpk__failure_errf(p, &c->err);
     deliver(c->async, status);
     mpk__progress_wake(p->ctl); /* join waits for the async list */
   }
@@ -97,7 +93,7 @@ static int completer_ensure_locked(mpk_pool_t *p) {
   int r = pthread_create(&p->completer, NULL, completer_main, p);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (r != 0)
-    return MPK_EAGAIN;
+    return mpk__errsys(r, MPK_EAGAIN, "pthread_create (completion thread)");
   p->completer_on = true;
   p->completer_stop = false;
   return MPK_OK;
@@ -129,7 +125,7 @@ static int submit_async(mpk_pool_t *p, mpk_async_t *a,
      free itself) at any moment */
   a->self_free = out == NULL;
   if (rc == MPK_OK)
-    rc = mpk__call_submit(&a->call, fill, args, false);
+    rc = mpk__call_submit(&a->call, fill, args, 0);
   if (rc != MPK_OK) {
     mpk__call_discard(&a->call);
     free(a);
@@ -153,10 +149,10 @@ static int async_begin(mpk_pool_t *p, mpk_done_fn done, void *user,
   if (rc != MPK_OK)
     return rc;
   if (atomic_load(&p->state) != MPK__P_OPEN)
-    return MPK_ESTATE;
+    return mpk__pool_state_err(p);
   *h = calloc(1, sizeof **h);
   if (*h == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for an async handle");
   (*h)->done = done;
   (*h)->user = user;
   return MPK_OK;
@@ -180,7 +176,7 @@ int mpk_pool_map_async(mpk_pool_t *p, mpk_map_fn fn, const void *in,
                        size_t in_size, void *out, size_t out_size, size_t n,
                        const void *ctx, size_t ctx_size, mpk_sched s,
                        mpk_done_fn done, void *user, mpk_async_t **a) {
-  mpk_async_t *h;
+  mpk_async_t *h = NULL;
   int rc = async_begin(p, done, user, a, &h);
   if (rc != MPK_OK)
     return rc;
@@ -193,7 +189,7 @@ int mpk_pool_map_async(mpk_pool_t *p, mpk_map_fn fn, const void *in,
 int mpk_pool_apply_async(mpk_pool_t *p, mpk_task_fn fn, const void *arg,
                          size_t arg_size, void *result, size_t result_size,
                          mpk_done_fn done, void *user, mpk_async_t **a) {
-  mpk_async_t *h;
+  mpk_async_t *h = NULL;
   int rc = async_begin(p, done, user, a, &h);
   if (rc != MPK_OK)
     return rc;
@@ -205,18 +201,23 @@ int mpk_pool_apply_async(mpk_pool_t *p, mpk_task_fn fn, const void *arg,
 
 int mpk_async_wait(mpk_async_t *a, double timeout) {
   if (a == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null("a");
   mpk__deadline d;
   if (mpk__deadline_init(&d, timeout) != MPK_OK)
     return MPK_EINVAL;
   for (;;) {
-    if (atomic_load_explicit(&a->complete, memory_order_acquire))
-      return a->status;
+    if (atomic_load_explicit(&a->complete, memory_order_acquire)) {
+      if (a->status == MPK_OK)
+        return MPK_OK;
+      /* the pool may be gone by now (task_timeout is not shown then) */
+      return mpk__failure_errf(NULL, &a->call.err);
+    }
     if (mpk__in_completer(a->call.pool))
-      return MPK_EDEADLK;
+      return mpk__errf(MPK_EDEADLK, "mpk_async_wait from the completion "
+                                    "thread on a call that has not completed");
     if (mpk__futex_wait(&a->complete, 0, &d) == MPK_ETIMEDOUT &&
         !atomic_load_explicit(&a->complete, memory_order_acquire))
-      return MPK_ETIMEDOUT;
+      return mpk__err(MPK_ETIMEDOUT);
   }
 }
 
@@ -227,294 +228,9 @@ int mpk_async_ready(mpk_async_t *a) {
 void mpk_async_free(mpk_async_t *a) {
   if (a == NULL)
     return;
+  mpk__errstate saved; /* a void call leaves mpk_errmsg alone */
+  mpk__err_save(&saved);
   mpk_async_wait(a, MPK_FOREVER);
+  mpk__err_restore(&saved);
   free(a);
-}
-
-/* ---- imap ---------------------------------------------------------------- */
-
-/* One chunk of an iterator. Allocated on its own: the pool's ring points
-   at its call while the job is in flight, so it never moves. */
-typedef struct {
-  mpk__call call;
-  size_t lo, hi; /* elements of this chunk */
-  char *out;     /* results (pool memory), owned until consumed */
-  size_t next;   /* next element to hand out */
-  size_t stop;   /* hand out elements before this one (error: failing) */
-  int status;    /* after finish */
-  bool done, reported;
-} ichunk;
-
-struct mpk__iterlist {
-  mpk_iter_t *it;
-  struct mpk__iterlist *next;
-};
-
-struct mpk_iter {
-  mpk_pool_t *pool; /* NULL once the pool was freed */
-  mpk_map_fn fn;
-  const char *in;
-  size_t in_size, out_size, n, chunk;
-  bool unordered, in_shared;
-  void *ctx;        /* pool memory, shared by all chunk jobs */
-  size_t submitted; /* elements submitted so far */
-  unsigned window;
-  ichunk **ch; /* chunks not yet consumed, oldest first (count used) */
-  unsigned count;
-  int cur; /* unordered: index in ch being handed out, -1 none */
-  struct mpk__iterlist link;
-};
-
-static void iter_link(mpk_pool_t *p, mpk_iter_t *it) {
-  pthread_mutex_lock(&p->mu);
-  it->link.it = it;
-  it->link.next = p->iters;
-  p->iters = &it->link;
-  pthread_mutex_unlock(&p->mu);
-}
-
-static void iter_unlink(mpk_pool_t *p, mpk_iter_t *it) {
-  pthread_mutex_lock(&p->mu);
-  for (struct mpk__iterlist **l = &p->iters; *l; l = &(*l)->next)
-    if (*l == &it->link) {
-      *l = it->link.next;
-      break;
-    }
-  pthread_mutex_unlock(&p->mu);
-}
-
-/* Submit chunks until the window is full or the input exhausted. */
-static int refill(mpk_iter_t *it) {
-  mpk_pool_t *p = it->pool;
-  while (it->count < it->window && it->submitted < it->n) {
-    size_t lo = it->submitted;
-    size_t hi = it->n - lo > it->chunk ? lo + it->chunk : it->n;
-    ichunk *c = calloc(1, sizeof *c);
-    if (c == NULL)
-      return MPK_ENOMEM;
-    c->lo = lo;
-    c->hi = hi;
-    c->next = lo;
-    c->stop = hi;
-    c->out = mpk__pool_alloc(p, (hi - lo) * it->out_size);
-    if (c->out == NULL) {
-      free(c);
-      return MPK_ENOMEM;
-    }
-    int rc = mpk__imap_submit(&c->call, p, it->fn, it->in, it->in_size, c->out,
-                              it->out_size, lo, hi, it->ctx, it->in_shared);
-    if (rc != MPK_OK) {
-      mpk__pool_free_mem(p, c->out);
-      free(c);
-      return rc;
-    }
-    it->submitted = hi;
-    it->ch[it->count++] = c;
-  }
-  return MPK_OK;
-}
-
-int mpk_pool_imap(mpk_pool_t *p, mpk_map_fn fn, const void *in, size_t in_size,
-                  size_t out_size, size_t n, const void *ctx, size_t ctx_size,
-                  size_t chunk, int flags, mpk_iter_t **out) {
-  if (out)
-    *out = NULL;
-  int rc = mpk__call_check(p, false);
-  if (rc != MPK_OK)
-    return rc;
-  if (out == NULL || fn == NULL || in_size == 0 || out_size == 0 ||
-      (n > 0 && in == NULL) || (ctx == NULL && ctx_size > 0) ||
-      (flags & ~MPK_UNORDERED) || n > SIZE_MAX / in_size ||
-      n > SIZE_MAX / out_size)
-    return MPK_EINVAL;
-  if (atomic_load(&p->state) != MPK__P_OPEN)
-    return MPK_ESTATE;
-  mpk_iter_t *it = calloc(1, sizeof *it);
-  if (it == NULL)
-    return MPK_ENOMEM;
-  it->pool = p;
-  it->fn = fn;
-  it->in = in;
-  it->in_size = in_size;
-  it->out_size = out_size;
-  it->n = n;
-  it->unordered = flags & MPK_UNORDERED;
-  it->chunk = chunk ? chunk : (n ? mpk__ceil_div(n, 4 * (size_t)p->W) : 1);
-  it->in_shared = p->backend == MPK_THREAD ||
-                  (n > 0 && mpk_shm_contains(in) &&
-                   mpk_shm_contains((const char *)in + n * in_size - 1));
-  it->window = 2 * p->W < p->R / 2 ? 2 * p->W : p->R / 2;
-  it->cur = -1;
-  it->ch = calloc(it->window, sizeof *it->ch);
-  if (it->ch == NULL) {
-    free(it);
-    return MPK_ENOMEM;
-  }
-  if (ctx_size > 0) {
-    it->ctx = mpk__pool_alloc(p, ctx_size);
-    if (it->ctx == NULL) {
-      free(it->ch);
-      free(it);
-      return MPK_ENOMEM;
-    }
-    memcpy(it->ctx, ctx, ctx_size);
-  }
-  rc = refill(it);
-  if (rc != MPK_OK && it->count == 0) {
-    mpk__pool_free_mem(p, it->ctx);
-    free(it->ch);
-    free(it);
-    return rc;
-  }
-  iter_link(p, it);
-  *out = it;
-  return MPK_OK;
-}
-
-static bool chunk_ready(ichunk *c) {
-  return c->done || mpk__call_ready(&c->call);
-}
-
-/* Finish chunk c once its job is ready. */
-static void chunk_finish(ichunk *c) {
-  if (c->done)
-    return;
-  c->status = mpk__call_finish(&c->call);
-  c->done = true;
-  if (c->status == MPK_ETASK)
-    c->stop = (size_t)c->call.err_index; /* elements before it are valid */
-  else if (c->status != MPK_OK)
-    c->stop = c->lo;
-}
-
-static bool any_ready(void *arg) {
-  mpk_iter_t *it = arg;
-  for (unsigned k = 0; k < it->count; k++)
-    if (chunk_ready(it->ch[k]))
-      return true;
-  return false;
-}
-
-static bool head_ready(void *arg) {
-  mpk_iter_t *it = arg;
-  return chunk_ready(it->ch[0]);
-}
-
-/* Hand out from chunk c: an element, its error, or MPK_EEOF when the chunk
-   is used up. */
-static int take(mpk_iter_t *it, ichunk *c, size_t *index, void *out) {
-  if (c->next < c->stop) {
-    size_t i = c->next++;
-    memcpy(out, c->out + (i - c->lo) * it->out_size, it->out_size);
-    if (index)
-      *index = i;
-    return MPK_OK;
-  }
-  if (c->status != MPK_OK && !c->reported) {
-    c->reported = true;
-    if (index)
-      *index = c->stop;
-    return c->status;
-  }
-  return MPK_EEOF;
-}
-
-/* Drop consumed chunk k (finished), keeping the others in order. */
-static void remove_at(mpk_iter_t *it, unsigned k) {
-  ichunk *c = it->ch[k];
-  mpk__pool_free_mem(it->pool, c->out);
-  free(c);
-  memmove(&it->ch[k], &it->ch[k + 1], (it->count - k - 1) * sizeof *it->ch);
-  it->count--;
-}
-
-int mpk_iter_next(mpk_iter_t *it, size_t *index, void *out, double timeout) {
-  if (it == NULL || out == NULL)
-    return MPK_EINVAL;
-  mpk__deadline d;
-  if (mpk__deadline_init(&d, timeout) != MPK_OK)
-    return MPK_EINVAL;
-  mpk_pool_t *p = it->pool;
-  if (p == NULL)
-    return MPK_ECLOSED;
-  if (mpk__in_completer(p))
-    return MPK_EDEADLK;
-  for (;;) {
-    if (it->count == 0) {
-      if (it->submitted >= it->n)
-        return MPK_EEOF;
-      int rc = refill(it);
-      if (rc != MPK_OK) /* the pool was terminated or joined, or no memory */
-        return rc == MPK_ESTATE || rc == MPK_EWORKER ? MPK_ECLOSED : rc;
-      continue;
-    }
-    unsigned k = 0;
-    if (!it->unordered) {
-      if (mpk__progress_wait(p, head_ready, it, &d, true) != MPK_OK)
-        return MPK_ETIMEDOUT;
-    } else if (it->cur >= 0) {
-      k = (unsigned)it->cur;
-    } else {
-      if (mpk__progress_wait(p, any_ready, it, &d, true) != MPK_OK)
-        return MPK_ETIMEDOUT;
-      while (k < it->count && !chunk_ready(it->ch[k]))
-        k++;
-      it->cur = (int)k;
-    }
-    ichunk *c = it->ch[k];
-    chunk_finish(c);
-    int rc = take(it, c, index, out);
-    if (rc != MPK_EEOF)
-      return rc;
-    it->cur = -1;
-    remove_at(it, k);
-    rc = refill(it);
-    if (rc != MPK_OK && rc != MPK_ESTATE && rc != MPK_EWORKER)
-      return rc;
-  }
-}
-
-static void iter_drain(mpk_iter_t *it) {
-  mpk__deadline forever;
-  mpk__deadline_init(&forever, MPK_FOREVER);
-  for (unsigned k = 0; k < it->count; k++)
-    if (!it->ch[k]->done) /* skip the chunks that have not started */
-      atomic_store(&it->ch[k]->call.job->cancel, 1);
-  for (unsigned k = 0; k < it->count; k++) {
-    ichunk *c = it->ch[k];
-    if (!c->done) {
-      mpk__call_wait(&c->call, &forever);
-      chunk_finish(c);
-    }
-    mpk__pool_free_mem(it->pool, c->out);
-    free(c);
-  }
-  it->count = 0;
-  mpk__pool_free_mem(it->pool, it->ctx);
-  it->ctx = NULL;
-}
-
-void mpk_iter_free(mpk_iter_t *it) {
-  if (it == NULL)
-    return;
-  if (it->pool) {
-    iter_drain(it);
-    iter_unlink(it->pool, it);
-  }
-  free(it->ch);
-  free(it);
-}
-
-void mpk__iters_orphan(mpk_pool_t *p) {
-  for (;;) {
-    pthread_mutex_lock(&p->mu);
-    struct mpk__iterlist *l = p->iters;
-    if (l)
-      p->iters = l->next;
-    pthread_mutex_unlock(&p->mu);
-    if (l == NULL)
-      break;
-    iter_drain(l->it);
-    l->it->pool = NULL;
-  }
 }

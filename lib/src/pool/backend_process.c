@@ -235,7 +235,7 @@ static _Noreturn void server_main(mpk_pool_t *p, int sock) {
 int mpk__procs_open(mpk_pool_t *p, mpk__procs **out) {
   mpk__procs *pr = calloc(1, sizeof *pr);
   if (pr == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for the worker table");
   pr->p = p;
   pr->pid = calloc(p->W, sizeof *pr->pid);
   pr->pidfd = malloc(p->W * sizeof *pr->pidfd);
@@ -243,7 +243,7 @@ int mpk__procs_open(mpk_pool_t *p, mpk__procs **out) {
     free(pr->pid);
     free(pr->pidfd);
     free(pr);
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for the worker table");
   }
   for (unsigned i = 0; i < p->W; i++)
     pr->pidfd[i] = -1;
@@ -257,8 +257,8 @@ int mpk__procs_open(mpk_pool_t *p, mpk__procs **out) {
   int sv[2];
   mpk__fds_lock();
   int rc = mpk__fd_own_pair_locked(
-      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), sv, p,
-      MPK__FD_PRIVATE, MPK__FD_SHARED);
+      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv),
+      "socketpair (fork server)", sv, p, MPK__FD_PRIVATE, MPK__FD_SHARED);
   mpk__fds_unlock();
   if (rc != MPK_OK)
     return rc;
@@ -280,7 +280,7 @@ int mpk__procs_spawn(mpk__procs *pr, unsigned id, unsigned number) {
   mpk_pool_t *p = pr->p;
   if (pr->server_mode) {
     if (pr->sock < 0)
-      return MPK_EAGAIN;
+      return mpk__errf(MPK_EAGAIN, "the fork server is gone");
     send_msg(pr->sock, (msg){M_SPAWN, id, number, 0, 0});
     return MPK_OK;
   }

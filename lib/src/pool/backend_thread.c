@@ -13,12 +13,12 @@
 int mpk__threads_spawn(mpk_pool_t *p, pthread_t *t, unsigned id) {
   mpk__wstart *st = malloc(sizeof *st);
   if (st == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory to start worker thread %u", id);
   *st = (mpk__wstart){.pool = p, .id = id, .bind_here = 1};
   int r = pthread_create(t, NULL, mpk__worker_thread, st);
   if (r != 0) {
     free(st);
-    return r == EAGAIN ? MPK_EAGAIN : MPK_ENOMEM;
+    return mpk__errsys(r, MPK_ENOMEM, "pthread_create (worker %u)", id);
   }
   return MPK_OK;
 }

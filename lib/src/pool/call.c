@@ -27,13 +27,27 @@ void *mpk__pool_alloc(const mpk_pool_t *p, size_t size) {
   return aligned_alloc(64, (size + 63) & ~(size_t)63);
 }
 
-void mpk__pool_free_mem(const mpk_pool_t *p, void *mem) {
+void mpk__mem_free(mpk_backend backend, void *mem) {
   if (mem == NULL)
     return;
-  if (p->backend == MPK_PROCESS)
+  if (backend == MPK_PROCESS)
     mpk_shm_free(mem);
   else
     free(mem);
+}
+
+void mpk__pool_free_mem(const mpk_pool_t *p, void *mem) {
+  mpk__mem_free(p->backend, mem);
+}
+
+int mpk__pool_nomem(const mpk_pool_t *p, size_t size, const char *what) {
+  if (p->backend == MPK_PROCESS)
+    return mpk__errf(MPK_ENOMEM,
+                     "shared heap full: no %zu bytes for %s "
+                     "(MPK_SHM_SIZE sets its size)",
+                     size, what);
+  return mpk__errf(MPK_ENOMEM, "out of memory: no %zu bytes for %s", size,
+                   what);
 }
 
 int mpk__prep_copy(const mpk_pool_t *p, const void *src, size_t size,
@@ -43,7 +57,7 @@ int mpk__prep_copy(const mpk_pool_t *p, const void *src, size_t size,
     return MPK_OK;
   void *m = mpk__pool_alloc(p, size);
   if (m == NULL)
-    return MPK_ENOMEM;
+    return mpk__pool_nomem(p, size, "a staged copy");
   memcpy(m, src, size);
   *owned = m;
   return MPK_OK;
@@ -86,6 +100,13 @@ static bool slot_free_locked(mpk_pool_t *p, uint64_t t) {
   return p->min_pos > need;
 }
 
+/* The pool takes no more jobs: a submission would fail, not wait. */
+static bool refusing(mpk_pool_t *p) {
+  int st = atomic_load(&p->state);
+  return st == MPK__P_TERMINATED || st == MPK__P_JOINED ||
+         atomic_load(&p->broken);
+}
+
 typedef struct {
   mpk_pool_t *p;
   uint64_t t;
@@ -94,12 +115,18 @@ typedef struct {
 static bool slot_pred(void *arg) {
   slot_wait *sw = arg;
   mpk_pool_t *p = sw->p;
-  if (atomic_load(&p->state) == MPK__P_TERMINATED ||
-      atomic_load(&p->state) == MPK__P_JOINED || atomic_load(&p->broken))
+  if (refusing(p))
     return true;
   if (atomic_load(&p->owner[sw->t & (p->R - 1)]) != NULL)
     return false;
   return sw->t <= p->R || min_pos(p) > sw->t - p->R;
+}
+
+bool mpk__ring_has_room(mpk_pool_t *p) {
+  pthread_mutex_lock(&p->mu);
+  bool room = refusing(p) || slot_free_locked(p, p->next_seq);
+  pthread_mutex_unlock(&p->mu);
+  return room;
 }
 
 static void publish(mpk_pool_t *p, uint64_t t, const mpk__job *j) {
@@ -118,23 +145,31 @@ static void publish(mpk_pool_t *p, uint64_t t, const mpk__job *j) {
 }
 
 int mpk__call_submit(mpk__call *c, int (*fill)(mpk__call *, mpk__job *, void *),
-                     void *arg, bool allow_closed) {
+                     void *arg, unsigned flags) {
   mpk_pool_t *p = c->pool;
   mpk__deadline forever;
   mpk__deadline_init(&forever, MPK_FOREVER);
   pthread_mutex_lock(&p->mu);
   for (;;) {
     int st = atomic_load(&p->state);
-    if (st != MPK__P_OPEN && !(allow_closed && st == MPK__P_CLOSED)) {
+    if (st != MPK__P_OPEN &&
+        !((flags & MPK__SUBMIT_CLOSED) && st == MPK__P_CLOSED)) {
       pthread_mutex_unlock(&p->mu);
-      return MPK_ESTATE;
+      return mpk__pool_state_err(p);
     }
     if (atomic_load(&p->broken)) {
       pthread_mutex_unlock(&p->mu);
-      return MPK_EWORKER;
+      return mpk__errf(MPK_EWORKER,
+                       "every worker of the pool is out of "
+                       "service (init failed, a replacement could not be "
+                       "forked, or it died 3 times while starting)");
     }
     if (slot_free_locked(p, p->next_seq))
       break;
+    if (flags & MPK__SUBMIT_NOWAIT) {
+      pthread_mutex_unlock(&p->mu);
+      return MPK_EAGAIN;
+    }
     slot_wait sw = {p, p->next_seq};
     pthread_mutex_unlock(&p->mu);
     mpk__progress_wait(p, slot_pred, &sw, &forever, true);
@@ -322,13 +357,12 @@ void mpk__call_discard(mpk__call *c) {
 int mpk__call_finish(mpk__call *c) {
   mpk_pool_t *p = c->pool;
   mpk__job *j = c->job;
-  uint64_t idx = 0;
-  int st = 0, sig = 0;
-  int code = mpk__job_error(j, &idx, &st, &sig);
+  mpk__failure f;
+  int code = mpk__job_error(j, &f);
   /* Aborted (terminated, or every worker gone) before it completed: no
      worker is left, so the job's state is final. */
   if (code == MPK_OK && atomic_load(&p->aborted) && !mpk__job_done(j))
-    code = MPK_ECLOSED;
+    code = f.code = MPK_ECLOSED;
   if (code == MPK_OK) {
     switch (c->kind) {
     case MPK__JOB_MAP:
@@ -346,14 +380,16 @@ int mpk__call_finish(mpk__call *c) {
   }
   free_bufs(c);
   c->status = code;
-  c->err_index = idx;
-  c->err_status = st;
-  c->err_signal = sig;
+  c->err = f;
   if (code == MPK_ETASK || code == MPK_EWORKER || code == MPK_ETIMEDOUT)
-    mpk__set_last_error(p, code, idx, st, sig);
-  /* release: everything we did with the slot happens before its reuse */
-  atomic_store_explicit(&p->owner[c->seq & (p->R - 1)], NULL,
-                        memory_order_release);
+    mpk__set_last_error(p, &f);
+  /* seq_cst, not only release (everything we did with the slot happens
+     before its reuse): a submitter, join or a starved iterator waiting for
+     this slot bumps `waiters` and then reads owner; we store owner and then
+     read `waiters` in mpk__progress_wake. Both sides seq_cst, one of us sees
+     the other (a release store could pass our load of `waiters`, and the
+     wake-up would be lost). */
+  atomic_store(&p->owner[c->seq & (p->R - 1)], NULL);
   c->finished = true;
   mpk__progress_wake(p->ctl); /* a submitter may wait for this slot */
   return code;
@@ -361,7 +397,7 @@ int mpk__call_finish(mpk__call *c) {
 
 int mpk__call_run(mpk__call *c, int (*fill)(mpk__call *, mpk__job *, void *),
                   void *arg) {
-  int rc = mpk__call_submit(c, fill, arg, false);
+  int rc = mpk__call_submit(c, fill, arg, 0);
   if (rc != MPK_OK) {
     mpk__call_discard(c);
     return rc;
@@ -369,5 +405,6 @@ int mpk__call_run(mpk__call *c, int (*fill)(mpk__call *, mpk__job *, void *),
   mpk__deadline forever;
   mpk__deadline_init(&forever, MPK_FOREVER);
   mpk__call_wait(c, &forever);
-  return mpk__call_finish(c);
+  rc = mpk__call_finish(c);
+  return rc == MPK_OK ? MPK_OK : mpk__failure_errf(c->pool, &c->err);
 }

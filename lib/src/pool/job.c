@@ -10,6 +10,7 @@
  * descriptor, which stays valid until every worker's pos has passed it.
  */
 #include <stdbool.h>
+#include <string.h>
 
 #include "pool/pool_internal.h"
 
@@ -51,21 +52,22 @@ static void err_unlock(mpk__job *j) {
   atomic_store_explicit(&j->err_lock, 0, memory_order_release);
 }
 
-void mpk__job_fail(mpk__job *j, uint32_t holder, int code, uint64_t index,
-                   int status, int sig) {
+mpk__failure mpk__failure_of(int code) {
+  return (mpk__failure){.code = code, .worker = -1, .rank = -1};
+}
+
+void mpk__job_fail(mpk__job *j, uint32_t holder, const mpk__failure *f) {
   err_lock(j, holder);
   bool take;
-  if (j->err_code == 0)
+  if (j->err.code == 0)
     take = true;
-  else if (code == MPK_ETASK)
-    take = j->err_code == MPK_ETASK && index < j->err_index;
+  else if (f->code == MPK_ETASK)
+    take = j->err.code == MPK_ETASK && f->index < j->err.index;
   else
-    take = j->err_code == MPK_ETASK; /* a death beats a task failure */
+    take = j->err.code == MPK_ETASK; /* a death beats a task failure */
   if (take) {
-    j->err_code = code;
-    j->err_index = index;
-    j->err_status = status;
-    j->err_signal = sig;
+    j->err = *f;
+    j->err.kind = (int32_t)j->kind;
   }
   err_unlock(j);
   /* relaxed would do for the workers (they only skip work), but the parent
@@ -73,21 +75,17 @@ void mpk__job_fail(mpk__job *j, uint32_t holder, int code, uint64_t index,
   atomic_store(&j->cancel, 1);
 }
 
-int mpk__job_error(mpk__job *j, uint64_t *index, int *status, int *sig) {
-  *index = 0;
-  *status = *sig = 0;
+int mpk__job_error(mpk__job *j, mpk__failure *f) {
+  *f = mpk__failure_of(MPK_OK);
+  f->kind = (int32_t)j->kind;
   if (!atomic_load(&j->cancel))
     return MPK_OK; /* every failure sets cancel: nothing recorded */
   err_lock(j, MPK__LOCK_PARENT);
-  int code = j->err_code;
-  *index = j->err_index;
-  *status = j->err_status;
-  *sig = j->err_signal;
-  j->err_code = 0; /* clean for the slot's next job */
-  j->err_index = 0;
-  j->err_status = j->err_signal = 0;
+  if (j->err.code != 0)
+    *f = j->err;
+  memset(&j->err, 0, sizeof j->err); /* clean for the slot's next job */
   err_unlock(j);
-  return code;
+  return f->code;
 }
 
 void mpk__job_err_unlock_dead(mpk__job *j, unsigned id) {

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -86,8 +87,10 @@ static void pool_broken(mpk_pool_t *p) {
   pthread_mutex_lock(&p->mu);
   for (unsigned i = 0; i < p->R; i++) {
     mpk__call *c = atomic_load(&p->owner[i]);
-    if (c && !mpk__call_ready(c))
-      mpk__job_fail(c->job, MPK__LOCK_MONITOR, MPK_EWORKER, 0, 0, 0);
+    if (c && !mpk__call_ready(c)) {
+      mpk__failure f = mpk__failure_of(MPK_EWORKER); /* worker -1: all */
+      mpk__job_fail(c->job, MPK__LOCK_MONITOR, &f);
+    }
   }
   atomic_store(&p->aborted, 1);
   pthread_mutex_unlock(&p->mu);
@@ -120,12 +123,34 @@ static void fail_current(mpk_pool_t *p, unsigned id, int ec) {
     mpk__job_err_unlock_dead(j, id);
     int code = atomic_load(&s->kill_reason) == MPK__KILL_TIMEOUT ? MPK_ETIMEDOUT
                                                                  : MPK_EWORKER;
-    mpk__job_fail(j, MPK__LOCK_MONITOR, code,
-                  atomic_load_explicit(&s->unit_lo, memory_order_relaxed), 0,
-                  ec < 0 ? -ec : 0);
+    mpk__failure f = mpk__failure_of(code);
+    f.index = atomic_load_explicit(&s->unit_lo, memory_order_relaxed);
+    f.signal = ec < 0 ? -ec : 0;
+    f.exit = ec > 0 ? ec : 0;
+    f.worker = (int32_t)id;
+    f.pid = (int32_t)atomic_load(&s->pid);
+    mpk__job_fail(j, MPK__LOCK_MONITOR, &f);
     atomic_fetch_and(&j->bits[id >> 6].inside, ~(1ULL << (id & 63)));
   }
   atomic_store(&s->cur, 0);
+}
+
+/* Why the start failed, for the creator's mpk_errmsg (p->start_msg). */
+static void start_failed(mpk_pool_t *p, unsigned id, pid_t pid, int ec) {
+  char *b = p->start_msg;
+  size_t cap = sizeof p->start_msg;
+  if (ec == MPK__WEXIT_INITFAIL && pid == 0 && p->backend == MPK_PROCESS)
+    snprintf(b, cap, "the fork server could not start worker %u", id);
+  else if (ec == MPK__WEXIT_INITFAIL && pid == 0)
+    snprintf(b, cap, "worker %u: init returned non-zero", id);
+  else if (ec == MPK__WEXIT_INITFAIL)
+    snprintf(b, cap, "worker %u (pid %d): init returned non-zero", id,
+             (int)pid);
+  else {
+    char end[160];
+    mpk__worker_end_str(end, sizeof end, (int)id, (int)pid, ec);
+    snprintf(b, cap, "%s while starting", end);
+  }
 }
 
 /* A worker ended; ec is its exit code (>= 0) or -signal. */
@@ -140,10 +165,13 @@ static void on_exit_code(mpk_pool_t *p, unsigned id, int ec) {
                    (ec == MPK__WEXIT_STOP || ec == MPK__WEXIT_RETIRE);
   if (!voluntary)
     fail_current(p, id, ec);
+  pid_t pid = (pid_t)atomic_load(&s->pid);
   atomic_store(&s->pid, 0);
   if (m->starting) {
-    if (m->start_rc == MPK_OK)
+    if (m->start_rc == MPK_OK) {
       m->start_rc = initfail ? MPK_ETASK : MPK_EWORKER;
+      start_failed(p, id, pid, ec);
+    }
     atomic_store(&s->state, MPK__W_GONE);
     return;
   }
@@ -297,6 +325,9 @@ static void *monitor_main(void *arg) {
     round_once(p, -1);
   if (rc == MPK_OK)
     rc = m->start_rc;
+  else /* procs_open or a spawn failed here: its record is this thread's */
+    snprintf(p->start_msg, sizeof p->start_msg, "starting the workers: %s",
+             mpk_errmsg());
   m->starting = false;
   if (rc != MPK_OK) {
     atomic_store(&p->ctl->stop, MPK__STOP_NOW);
@@ -323,7 +354,7 @@ static void *monitor_main(void *arg) {
 int mpk__monitor_start(mpk_pool_t *p) {
   struct mpk__mon *m = calloc(1, sizeof *m);
   if (m == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for the pool monitor");
   m->fails = calloc(p->W, sizeof *m->fails);
   m->threads = calloc(p->W, sizeof *m->threads);
   m->tlive = calloc(p->W, sizeof *m->tlive);
@@ -332,7 +363,7 @@ int mpk__monitor_start(mpk_pool_t *p) {
     free(m->threads);
     free(m->tlive);
     free(m);
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for the pool monitor");
   }
   p->mon = m;
   sigset_t all, old;
@@ -346,7 +377,7 @@ int mpk__monitor_start(mpk_pool_t *p) {
     free(m->threads);
     free(m->tlive);
     free(m);
-    return MPK_EAGAIN;
+    return mpk__errsys(r, MPK_EAGAIN, "pthread_create (pool monitor)");
   }
   pthread_mutex_lock(&p->start_mu);
   while (!p->start_done)
@@ -354,6 +385,7 @@ int mpk__monitor_start(mpk_pool_t *p) {
   int rc = p->start_rc;
   pthread_mutex_unlock(&p->start_mu);
   if (rc != MPK_OK) {
+    mpk__errf_(rc, "%s", p->start_msg);
     pthread_join(p->monitor, NULL);
     p->mon = NULL;
     free(m->fails);

@@ -26,17 +26,35 @@ static int fill_for(mpk__call *c, mpk__job *j, void *arg) {
   return MPK_OK;
 }
 
+int mpk__plan_user(mpk__plan *pl, mpk_sched s, size_t n, unsigned workers,
+                   mpk__sched_use use) {
+  if (mpk__plan_make(pl, s, n, workers, use) != MPK_OK)
+    return mpk__errf(MPK_EINVAL, "schedule kind %d is not an mpk_sched_kind",
+                     (int)s.kind);
+  return MPK_OK;
+}
+
+int mpk__fn_ctx_check(const void *fn, const void *ctx, size_t ctx_size) {
+  if (fn == NULL)
+    return mpk__errf(MPK_EINVAL, "the kernel function is NULL");
+  if (ctx == NULL && ctx_size > 0)
+    return mpk__errf(MPK_EINVAL, "ctx is NULL with ctx_size %zu", ctx_size);
+  return MPK_OK;
+}
+
 int mpk__for_local(mpk_pool_t *p, size_t n, mpk_range_fn fn, const void *ctx,
                    size_t ctx_size, mpk_sched s) {
   int rc = mpk__call_check(p, true);
   if (rc != MPK_OK)
     return rc;
   for_args a = {.fn = (void *)fn, .ctx = ctx, .ctx_size = ctx_size};
-  if (fn == NULL || (ctx == NULL && ctx_size > 0) ||
-      mpk__plan_make(&a.plan, s, n, p->W, MPK__USE_FOR) != MPK_OK)
-    return MPK_EINVAL;
+  rc = mpk__fn_ctx_check((const void *)fn, ctx, ctx_size);
+  if (rc == MPK_OK)
+    rc = mpk__plan_user(&a.plan, s, n, p->W, MPK__USE_FOR);
+  if (rc != MPK_OK)
+    return rc;
   if (atomic_load(&p->state) != MPK__P_OPEN)
-    return MPK_ESTATE;
+    return mpk__pool_state_err(p);
   if (n == 0)
     return MPK_OK;
   mpk__call c = {.pool = p, .kind = MPK__JOB_FOR};
@@ -73,13 +91,26 @@ static int fill_map(mpk__call *c, mpk__job *j, void *arg) {
   return MPK_OK;
 }
 
-bool mpk__map_args_ok(mpk_map_fn fn, const void *in, size_t in_size,
-                      const void *out, size_t out_size, size_t n,
-                      const void *ctx, size_t ctx_size) {
-  return !(fn == NULL || in_size == 0 || out_size == 0 ||
-           (n > 0 && (in == NULL || out == NULL)) ||
-           (ctx == NULL && ctx_size > 0) || n > SIZE_MAX / in_size ||
-           n > SIZE_MAX / out_size);
+int mpk__map_args_check(mpk_map_fn fn, const void *in, size_t in_size,
+                        const void *out, size_t out_size, size_t n,
+                        const void *ctx, size_t ctx_size) {
+  int rc = mpk__fn_ctx_check((const void *)fn, ctx, ctx_size);
+  if (rc != MPK_OK)
+    return rc;
+  if (in_size == 0 || out_size == 0)
+    return mpk__errf(MPK_EINVAL,
+                     "map: in_size %zu and out_size %zu must be "
+                     "> 0",
+                     in_size, out_size);
+  if (n > 0 && (in == NULL || out == NULL))
+    return mpk__errf(MPK_EINVAL, "map: %s is NULL with n = %zu",
+                     in == NULL ? "in" : "out", n);
+  if (n > SIZE_MAX / in_size || n > SIZE_MAX / out_size)
+    return mpk__errf(MPK_EINVAL,
+                     "map: n = %zu elements of %zu bytes "
+                     "overflow size_t",
+                     n, in_size > out_size ? in_size : out_size);
+  return MPK_OK;
 }
 
 static bool in_shm(const void *b, size_t bytes) {
@@ -92,8 +123,10 @@ static int map_prepare(mpk__call *c, map_args *a, mpk_pool_t *p, mpk_map_fn fn,
                        const void *in, size_t in_size, void *out,
                        size_t out_size, size_t n, const void *ctx,
                        size_t ctx_size, mpk_sched s) {
-  if (!mpk__map_args_ok(fn, in, in_size, out, out_size, n, ctx, ctx_size))
-    return MPK_EINVAL;
+  int rc =
+      mpk__map_args_check(fn, in, in_size, out, out_size, n, ctx, ctx_size);
+  if (rc != MPK_OK)
+    return rc;
   *a = (map_args){.fn = fn,
                   .in = in,
                   .out = out,
@@ -101,12 +134,13 @@ static int map_prepare(mpk__call *c, map_args *a, mpk_pool_t *p, mpk_map_fn fn,
                   .out_size = out_size,
                   .ctx = ctx,
                   .ctx_size = ctx_size};
-  if (mpk__plan_make(&a->plan, s, n, p->W, MPK__USE_MAP) != MPK_OK)
-    return MPK_EINVAL;
+  rc = mpk__plan_user(&a->plan, s, n, p->W, MPK__USE_MAP);
+  if (rc != MPK_OK)
+    return rc;
   *c = (mpk__call){.pool = p, .kind = MPK__JOB_MAP};
   if (n == 0)
     return MPK_OK;
-  int rc = mpk__prep_copy(p, ctx, ctx_size, MPK__INL_CTX, &c->buf_ctx);
+  rc = mpk__prep_copy(p, ctx, ctx_size, MPK__INL_CTX, &c->buf_ctx);
   if (rc != MPK_OK)
     return rc;
   if (p->backend == MPK_PROCESS) {
@@ -119,7 +153,7 @@ static int map_prepare(mpk__call *c, map_args *a, mpk_pool_t *p, mpk_map_fn fn,
     if (!in_shm(out, ob)) {
       c->buf_out = mpk__pool_alloc(p, ob);
       if (c->buf_out == NULL) {
-        rc = MPK_ENOMEM;
+        rc = mpk__pool_nomem(p, ob, "map's staged output");
         goto fail;
       }
       c->user_out = out;
@@ -139,7 +173,7 @@ int mpk__map_local(mpk_pool_t *p, mpk_map_fn fn, const void *in, size_t in_size,
   if (rc != MPK_OK)
     return rc;
   if (atomic_load(&p->state) != MPK__P_OPEN)
-    return MPK_ESTATE;
+    return mpk__pool_state_err(p);
   mpk__call c;
   map_args a;
   rc = map_prepare(&c, &a, p, fn, in, in_size, out, out_size, n, ctx, ctx_size,
@@ -155,7 +189,7 @@ int mpk__map_prepare(mpk__call *c, void **args, mpk_pool_t *p, mpk_map_fn fn,
                      size_t n, const void *ctx, size_t ctx_size, mpk_sched s) {
   map_args *a = malloc(sizeof *a);
   if (a == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for an async map");
   int rc =
       map_prepare(c, a, p, fn, in, in_size, out, out_size, n, ctx, ctx_size, s);
   if (rc != MPK_OK) {
@@ -191,7 +225,8 @@ int mpk__imap_submit(mpk__call *c, mpk_pool_t *p, mpk_map_fn fn, const char *in,
     if (rc != MPK_OK)
       return rc;
   }
-  int rc = mpk__call_submit(c, fill_map, &a, true);
+  int rc = mpk__call_submit(c, fill_map, &a,
+                            MPK__SUBMIT_CLOSED | MPK__SUBMIT_NOWAIT);
   if (rc != MPK_OK)
     mpk__call_discard(c);
   return rc;
@@ -225,22 +260,28 @@ static int fill_apply(mpk__call *c, mpk__job *j, void *arg) {
 int mpk__apply_prepare(mpk__call *c, void **args, mpk_pool_t *p, mpk_task_fn fn,
                        const void *arg, size_t arg_size, void *result,
                        size_t result_size) {
-  if (fn == NULL || (arg == NULL && arg_size > 0) ||
-      (result == NULL && result_size > 0))
-    return MPK_EINVAL;
+  int rc = mpk__fn_ctx_check((const void *)fn, NULL, 0);
+  if (rc != MPK_OK)
+    return rc;
+  if (arg == NULL && arg_size > 0)
+    return mpk__errf(MPK_EINVAL, "apply: arg is NULL with arg_size %zu",
+                     arg_size);
+  if (result == NULL && result_size > 0)
+    return mpk__errf(MPK_EINVAL, "apply: result is NULL with result_size %zu",
+                     result_size);
   apply_args *a = malloc(sizeof *a);
   if (a == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for an apply");
   *a = (apply_args){fn, arg, arg_size, result_size};
   *c = (mpk__call){.pool = p,
                    .kind = MPK__JOB_APPLY,
                    .user_result = result,
                    .result_size = result_size};
-  int rc = mpk__prep_copy(p, arg, arg_size, MPK__INL_CTX, &c->buf_in);
+  rc = mpk__prep_copy(p, arg, arg_size, MPK__INL_CTX, &c->buf_in);
   if (rc == MPK_OK && result_size > MPK__INL_CTX) {
     c->buf_out = mpk__pool_alloc(p, result_size);
     if (c->buf_out == NULL)
-      rc = MPK_ENOMEM;
+      rc = mpk__pool_nomem(p, result_size, "apply's result");
   }
   if (rc != MPK_OK) {
     mpk__call_discard(c);
@@ -261,7 +302,7 @@ int mpk_pool_apply(mpk_pool_t *p, mpk_task_fn fn, const void *arg,
   if (rc != MPK_OK)
     return rc;
   if (atomic_load(&p->state) != MPK__P_OPEN)
-    return MPK_ESTATE;
+    return mpk__pool_state_err(p);
   mpk__call c;
   void *a;
   rc = mpk__apply_prepare(&c, &a, p, fn, arg, arg_size, result, result_size);

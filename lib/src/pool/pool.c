@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal/config.h"
+#include "internal/error.h"
 #include "internal/shm.h"
 #include "internal/spawn.h"
 #include "mpk/shm.h"
@@ -63,12 +64,25 @@ static bool owned_here(const mpk_pool_t *p) {
 
 int mpk__call_check(mpk_pool_t *p, bool blocking) {
   if (p == NULL)
-    return MPK_EINVAL;
-  if (!owned_here(p) || mpk__in_worker_of(p))
-    return MPK_ESTATE;
+    return mpk__errf(MPK_EINVAL, "the pool is NULL");
+  if (!owned_here(p))
+    return mpk__errf(MPK_ESTATE, "the pool belongs to the process that "
+                                 "created it, not to this forked child");
+  if (mpk__in_worker_of(p))
+    return mpk__errf(MPK_ESTATE, "called from a worker of the same pool");
   if (blocking && mpk__in_completer(p))
-    return MPK_EDEADLK;
+    return mpk__errf(MPK_EDEADLK, "a blocking pool call from an async "
+                                  "callback would wait for itself");
   return MPK_OK;
+}
+
+int mpk__pool_state_err(const mpk_pool_t *p) {
+  int st = atomic_load(&((mpk_pool_t *)p)->state);
+  return mpk__errf(MPK_ESTATE, "the pool is %s",
+                   st == MPK__P_CLOSED       ? "closed (mpk_pool_close)"
+                   : st == MPK__P_JOINED     ? "joined (mpk_pool_join)"
+                   : st == MPK__P_TERMINATED ? "terminated (mpk_pool_terminate)"
+                                             : "not accepting calls");
 }
 
 /* ---- options and creation ------------------------------------------------
@@ -122,21 +136,42 @@ static void pool_destroy(mpk_pool_t *p) {
   mpk__fd_close(p->life_w);
   mpk__fd_close(p->life_r);
   pthread_mutex_destroy(&p->mu);
+  pthread_mutex_destroy(&p->iter_mu);
   pthread_mutex_destroy(&p->start_mu);
   pthread_cond_destroy(&p->start_cv);
   free(p);
 }
 
 static int validate_opts(const mpk_pool_opts *o) {
-  if (o->workers < 0 || o->workers > MPK_POOL_MAX_WORKERS ||
-      o->threads_per_worker < 1 ||
-      (o->backend != MPK_PROCESS && o->backend != MPK_THREAD) ||
-      (unsigned)o->bind > (unsigned)MPK_BIND_SCATTER ||
-      (unsigned)o->start > (unsigned)MPK_START_FORKSERVER ||
-      isnan(o->task_timeout) || o->max_tasks_per_worker < 0)
-    return MPK_EINVAL;
-  if (o->backend == MPK_THREAD && (o->max_rss_bytes > 0 || o->task_timeout > 0))
-    return MPK_ENOTSUP;
+  if (o->workers < 0)
+    return mpk__errf(MPK_EINVAL, "workers %d < 0", o->workers);
+  if (o->workers > MPK_POOL_MAX_WORKERS)
+    return mpk__errf(MPK_EINVAL, "workers %d > MPK_POOL_MAX_WORKERS (%d)",
+                     o->workers, MPK_POOL_MAX_WORKERS);
+  if (o->threads_per_worker < 1)
+    return mpk__errf(MPK_EINVAL, "threads_per_worker %d < 1",
+                     o->threads_per_worker);
+  if (o->backend != MPK_PROCESS && o->backend != MPK_THREAD)
+    return mpk__errf(MPK_EINVAL,
+                     "backend %d is neither MPK_PROCESS nor MPK_THREAD",
+                     (int)o->backend);
+  if ((unsigned)o->bind > (unsigned)MPK_BIND_SCATTER)
+    return mpk__errf(MPK_EINVAL, "bind policy %d is not an mpk_bind_policy",
+                     (int)o->bind);
+  if ((unsigned)o->start > (unsigned)MPK_START_FORKSERVER)
+    return mpk__errf(MPK_EINVAL, "start method %d is not an mpk_start",
+                     (int)o->start);
+  if (isnan(o->task_timeout))
+    return mpk__errf(MPK_EINVAL, "task_timeout is NaN");
+  if (o->max_tasks_per_worker < 0)
+    return mpk__errf(MPK_EINVAL, "max_tasks_per_worker %ld < 0",
+                     o->max_tasks_per_worker);
+  if (o->backend == MPK_THREAD && o->max_rss_bytes > 0)
+    return mpk__errf(MPK_ENOTSUP,
+                     "max_rss_bytes needs the process backend, not MPK_THREAD");
+  if (o->backend == MPK_THREAD && o->task_timeout > 0)
+    return mpk__errf(MPK_ENOTSUP,
+                     "task_timeout needs the process backend, not MPK_THREAD");
   return MPK_OK;
 }
 
@@ -144,18 +179,21 @@ static int validate_opts(const mpk_pool_opts *o) {
 static int make_plans(mpk_pool_t *p, const mpk_pool_opts *o, int *oversub) {
   p->cpus = calloc(p->W, sizeof(char *));
   if (p->cpus == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for %u worker plans", p->W);
   *oversub = 0;
   for (unsigned i = 0; i < p->W; i++) {
     size_t cap = 64;
     for (;;) {
       char *buf = malloc(cap);
       if (buf == NULL)
-        return MPK_ENOMEM;
+        return mpk__errf(MPK_ENOMEM, "no memory for worker %u's plan", i);
       int ov = 0;
+      mpk__errstate saved;
+      mpk__err_save(&saved);
       int rc = mpk_topo_plan_ex((int)p->W, p->tpw, o->bind, o->cpuset, (int)i,
                                 buf, cap, &ov);
       if (rc == MPK_EMSGSIZE && cap < 65536) {
+        mpk__err_restore(&saved); /* absorbed: a bigger buffer follows */
         free(buf);
         cap *= 4;
         continue;
@@ -185,7 +223,7 @@ static int map_pus(mpk_pool_t *p) {
     return MPK_OK;
   p->pu_worker = malloc(sizeof(int) * (size_t)(max + 1));
   if (p->pu_worker == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for the PU map of %d PUs", max + 1);
   p->n_pu = max + 1;
   for (int c = 0; c <= max; c++)
     p->pu_worker[c] = -1;
@@ -236,13 +274,13 @@ static int pool_setup(mpk_pool_t *p, const mpk_pool_opts *o) {
     rc = map_pus(p);
   if (rc != MPK_OK)
     return rc;
-  if (p->backend == MPK_PROCESS && mpk__shm_init() != MPK_OK)
-    return MPK_ENOMEM;
+  if (p->backend == MPK_PROCESS && (rc = mpk__shm_init()) != MPK_OK)
+    return rc;
   size_t bytes = sizeof(mpk__pool_ctl) + p->W * sizeof(mpk__wslot) +
                  p->R * sizeof(mpk__job);
   mpk__pool_ctl *c = mpk__pool_alloc(p, bytes);
   if (c == NULL)
-    return MPK_ENOMEM;
+    return mpk__pool_nomem(p, bytes, "the pool's control block");
   memset(c, 0, bytes);
   p->ctl = c;
   p->slots = (mpk__wslot *)(void *)(c + 1);
@@ -260,19 +298,19 @@ static int pool_setup(mpk_pool_t *p, const mpk_pool_opts *o) {
     atomic_init(&p->slots[i].pos, 1);
   p->owner = calloc(p->R, sizeof *p->owner);
   if (p->owner == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for the pool's call ring");
   p->next_seq = 1;
   p->min_pos = 1;
   /* The workers write to the eventfd and poll the lifeline's read end;
      only this process holds its write end (internal/spawn.h). */
   int life[2] = {-1, -1};
   mpk__fds_lock();
-  int efd = mpk__fd_own_locked(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), p,
-                               MPK__FD_SHARED);
+  int efd = mpk__fd_own_locked(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
+                               "eventfd (pool monitor)", p, MPK__FD_SHARED);
   rc = efd < 0 ? efd : MPK_OK;
   if (rc == MPK_OK && p->backend == MPK_PROCESS)
-    rc = mpk__fd_own_pair_locked(pipe2(life, O_CLOEXEC), life, p,
-                                 MPK__FD_SHARED, MPK__FD_PRIVATE);
+    rc = mpk__fd_own_pair_locked(pipe2(life, O_CLOEXEC), "pipe2 (lifeline)",
+                                 life, p, MPK__FD_SHARED, MPK__FD_PRIVATE);
   mpk__fds_unlock();
   p->efd = efd < 0 ? -1 : efd;
   p->life_r = life[0];
@@ -290,7 +328,7 @@ static int pool_setup(mpk_pool_t *p, const mpk_pool_opts *o) {
 
 int mpk_pool_create(mpk_pool_t **out, const mpk_pool_opts *o) {
   if (out == NULL)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "mpk_pool_create: p is NULL");
   mpk_pool_opts def;
   if (o == NULL) {
     mpk_pool_opts_init(&def);
@@ -302,10 +340,11 @@ int mpk_pool_create(mpk_pool_t **out, const mpk_pool_opts *o) {
   pthread_once(&g_once, once_init);
   mpk_pool_t *p = calloc(1, sizeof *p);
   if (p == NULL)
-    return MPK_ENOMEM;
+    return mpk__errf(MPK_ENOMEM, "no memory for a pool");
   p->efd = -1;
   p->life_r = p->life_w = -1;
   pthread_mutex_init(&p->mu, NULL);
+  pthread_mutex_init(&p->iter_mu, NULL);
   pthread_mutex_init(&p->start_mu, NULL);
   pthread_cond_init(&p->start_cv, NULL);
   p->owner_gen = atomic_load(&g_fork_gen);
@@ -327,7 +366,7 @@ int mpk_pool_size(const mpk_pool_t *p) {
 
 int mpk_pool_info_get(const mpk_pool_t *p, mpk_pool_info *info) {
   if (p == NULL || info == NULL)
-    return MPK_EINVAL;
+    return mpk__err_null(p == NULL ? "p" : "info");
   info->workers = (int)p->W;
   info->threads_per_worker = p->tpw;
   info->backend = p->backend;
@@ -339,11 +378,15 @@ int mpk_pool_info_get(const mpk_pool_t *p, mpk_pool_info *info) {
 }
 
 int mpk_pool_worker_cpuset(const mpk_pool_t *p, int i, char *buf, size_t cap) {
-  if (p == NULL || i < 0 || (unsigned)i >= p->W || buf == NULL || cap == 0)
-    return MPK_EINVAL;
+  if (p == NULL || buf == NULL)
+    return mpk__err_null(p == NULL ? "p" : "buf");
+  if (i < 0 || (unsigned)i >= p->W)
+    return mpk__errf(MPK_EINVAL, "worker %d outside [0, %u)", i, p->W);
+  if (cap == 0)
+    return mpk__errf(MPK_EINVAL, "mpk_pool_worker_cpuset: cap is 0");
   size_t len = strlen(p->cpus[i]);
   if (len + 1 > cap)
-    return MPK_EMSGSIZE;
+    return mpk__err_small(cap, len + 1);
   memcpy(buf, p->cpus[i], len + 1);
   return MPK_OK;
 }
@@ -401,7 +444,11 @@ int mpk_pool_join(mpk_pool_t *p) {
   if (st == MPK__P_JOINED)
     return MPK_OK;
   if (st != MPK__P_CLOSED)
-    return MPK_ESTATE;
+    return st == MPK__P_OPEN
+               ? mpk__errf(MPK_ESTATE, "mpk_pool_join before mpk_pool_close")
+               : mpk__pool_state_err(p);
+  /* Iterators count as submitted in full: their lazy chunks first. */
+  mpk__iters_join(p);
   mpk__deadline forever;
   mpk__deadline_init(&forever, MPK_FOREVER);
   mpk__progress_wait(p, quiet_pred, p, &forever, false);
@@ -411,7 +458,7 @@ int mpk_pool_join(mpk_pool_t *p) {
     atomic_store(&p->state, MPK__P_JOINED);
   pthread_mutex_unlock(&p->mu);
   if (st != MPK__P_CLOSED)
-    return st == MPK__P_JOINED ? MPK_OK : MPK_ESTATE;
+    return st == MPK__P_JOINED ? MPK_OK : mpk__pool_state_err(p);
   mpk__monitor_stop(p, MPK__MON_JOIN);
   mpk__async_start_stop(p);
   return MPK_OK;
@@ -426,8 +473,10 @@ static void abort_inflight(mpk_pool_t *p) {
       continue;
     /* a worker killed inside the error lock cannot release it */
     atomic_store(&c->job->err_lock, 0);
-    if (!atomic_load(&c->ready) && !mpk__job_done(c->job))
-      mpk__job_fail(c->job, MPK__LOCK_PARENT, MPK_ECLOSED, 0, 0, 0);
+    if (!atomic_load(&c->ready) && !mpk__job_done(c->job)) {
+      mpk__failure f = mpk__failure_of(MPK_ECLOSED);
+      mpk__job_fail(c->job, MPK__LOCK_PARENT, &f);
+    }
   }
   atomic_store(&p->aborted, 1);
   pthread_mutex_unlock(&p->mu);
@@ -462,28 +511,113 @@ void mpk_pool_free(mpk_pool_t *p) {
   pool_destroy(p);
 }
 
-void mpk__set_last_error(mpk_pool_t *p, int code, uint64_t index, int status,
-                         int signal) {
+/* ---- failures: mpk_pool_last_error and mpk_errmsg ------------------- */
+
+void mpk__set_last_error(mpk_pool_t *p, const mpk__failure *f) {
   pthread_mutex_lock(&p->mu);
-  p->last_code = code;
-  p->last_index = index;
-  p->last_status = status;
-  p->last_signal = signal;
+  p->last = *f;
   pthread_mutex_unlock(&p->mu);
 }
 
 int mpk_pool_last_error(mpk_pool_t *p, size_t *index, int *task_status,
                         int *signal) {
   if (p == NULL)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "mpk_pool_last_error: p is NULL");
   pthread_mutex_lock(&p->mu);
-  int code = p->last_code;
-  if (index)
-    *index = code ? (size_t)p->last_index : 0;
-  if (task_status)
-    *task_status = code ? p->last_status : 0;
-  if (signal)
-    *signal = code ? p->last_signal : 0;
+  mpk__failure f = p->last;
   pthread_mutex_unlock(&p->mu);
-  return code;
+  int code = f.code;
+  if (index)
+    *index = code ? (size_t)f.index : 0;
+  if (task_status)
+    *task_status = code ? f.status : 0;
+  if (signal)
+    *signal = code ? f.signal : 0;
+  return code ? mpk__failure_errf(p, &f) : MPK_OK;
+}
+
+void mpk__worker_end_str(char *buf, size_t cap, int id, int pid, int ec) {
+  char who[64];
+  if (pid > 0)
+    snprintf(who, sizeof who, "worker %d (pid %d)", id, pid);
+  else
+    snprintf(who, sizeof who, "worker %d", id);
+  if (ec < 0) {
+    const char *abbrev = sigabbrev_np(-ec);
+    snprintf(buf, cap, "%s killed by signal %d (SIG%s)", who, -ec,
+             abbrev ? abbrev : "?");
+  } else {
+    snprintf(buf, cap, "%s exited with status %d", who, ec);
+  }
+}
+
+/* The call's name and how its index reads. */
+static const char *kind_name(int kind) {
+  switch (kind) {
+  case MPK__JOB_FOR: return "for";
+  case MPK__JOB_REDUCE_D:
+  case MPK__JOB_REDUCE_G: return "reduce";
+  case MPK__JOB_MAP: return "map";
+  case MPK__JOB_APPLY: return "apply";
+  default: return "call";
+  }
+}
+
+static void where_str(char *buf, size_t cap, const mpk__failure *f,
+                      const char *prefix) {
+  unsigned long long i = (unsigned long long)f->index;
+  if (f->kind == MPK__JOB_APPLY)
+    buf[0] = '\0';
+  else if (f->kind == MPK__JOB_MAP && f->code == MPK_ETASK)
+    snprintf(buf, cap, " %s element %llu", prefix, i);
+  else if (f->kind == MPK__JOB_MAP)
+    snprintf(buf, cap, " %s the chunk from element %llu", prefix, i);
+  else
+    snprintf(buf, cap, " %s the chunk from index %llu", prefix, i);
+}
+
+int mpk__failure_errf(const mpk_pool_t *p, const mpk__failure *f) {
+  char rank[24] = "", where[64], end[160];
+  if (f->rank >= 0)
+    snprintf(rank, sizeof rank, "rank %d: ", (int)f->rank);
+  const char *call = kind_name(f->kind);
+  switch (f->code) {
+  case MPK_ETASK:
+    where_str(where, sizeof where, f, "at");
+    if (f->worker >= 0 && f->pid > 0)
+      return mpk__errf(f->code, "%s%s: task returned %d%s (worker %d, pid %d)",
+                       rank, call, (int)f->status, where, (int)f->worker,
+                       (int)f->pid);
+    if (f->worker >= 0)
+      return mpk__errf(f->code, "%s%s: task returned %d%s (worker %d)", rank,
+                       call, (int)f->status, where, (int)f->worker);
+    return mpk__errf(f->code, "%s%s: task returned %d%s", rank, call,
+                     (int)f->status, where);
+  case MPK_EWORKER:
+  case MPK_ETIMEDOUT:
+    if (f->worker < 0 && f->code == MPK_EWORKER)
+      return mpk__errf(f->code, "%s%s: every worker of the pool is gone", rank,
+                       call);
+    where_str(where, sizeof where, f, "in");
+    if (f->worker >= 0)
+      mpk__worker_end_str(end, sizeof end, (int)f->worker, (int)f->pid,
+                          f->signal ? -(int)f->signal : (int)f->exit);
+    else
+      snprintf(end, sizeof end, "a worker was killed");
+    if (f->code == MPK_ETIMEDOUT && p != NULL)
+      return mpk__errf(f->code,
+                       "%s%s: %s: ran longer than task_timeout "
+                       "(%g s)%s",
+                       rank, call, end, p->task_timeout, where);
+    if (f->code == MPK_ETIMEDOUT)
+      return mpk__errf(f->code, "%s%s: %s: ran longer than task_timeout%s",
+                       rank, call, end, where);
+    return mpk__errf(f->code, "%s%s: %s%s", rank, call, end, where);
+  case MPK_ECLOSED:
+    return mpk__errf(f->code,
+                     "%s%s: the pool was terminated before the call "
+                     "completed",
+                     rank, call);
+  default: return mpk__err(f->code);
+  }
 }

@@ -1,12 +1,12 @@
 /* pool/pool_internal.h - the pool's layers and shared layouts.
  *
  * Layers (as libgomp): API entry (pool.c: creation and life cycle; ops.c:
- * for / map / apply; reduce.c; async.c: async calls, completion thread,
- * imap) -> call.c (one call: copies, ring slot, publish, wait, finish) ->
- * job.c (the job descriptor: completion, errors, wake-ups) -> worker.c (the
- * one worker loop, both backends) -> sched.c (pure chunk arithmetic) ->
- * futex / clock primitives. Beside them: monitor.c (the parent's monitor
- * thread: spawns, reaps, replaces, enforces task_timeout),
+ * for / map / apply; reduce.c; async.c: async calls, completion thread;
+ * imap.c: iterators) -> call.c (one call: copies, ring slot, publish, wait,
+ * finish) -> job.c (the job descriptor: completion, errors, wake-ups) ->
+ * worker.c (the one worker loop, both backends) -> sched.c (pure chunk
+ * arithmetic) -> futex / clock primitives. Beside them: monitor.c (the parent's
+ * monitor thread: spawns, reaps, replaces, enforces task_timeout),
  * backend_process.c (fork, fork server, lifelines, worker process entry)
  * and backend_thread.c (pthreads).
  *
@@ -84,6 +84,22 @@ typedef struct {
 
 #define MPK__BITS_LINE0 3 /* bitmap words that share the counters line */
 
+/* What a failed call reports: mpk_pool_last_error's fields and what
+   mpk_errmsg says (mpk__failure_errf). One record travels from the job's
+   error record (shared memory, written by a worker or the monitor) to the
+   call, to the pool's last error, and to the MPI outcome of a rank. */
+typedef struct {
+  int32_t code;   /* 0, MPK_ETASK, MPK_EWORKER, MPK_ETIMEDOUT, MPK_ECLOSED */
+  int32_t status; /* task return value (MPK_ETASK) */
+  uint64_t index; /* failing element / chunk start */
+  int32_t signal; /* signal that killed the worker (EWORKER, ETIMEDOUT) */
+  int32_t exit;   /* exit status of a worker that exited (signal 0) */
+  int32_t worker; /* worker id, -1: not one worker (every worker gone) */
+  int32_t pid;    /* the worker's pid, 0: unknown or a thread */
+  int32_t rank;   /* MPI: the rank it happened on, -1: this process */
+  int32_t kind;   /* mpk__job_kind of the call */
+} mpk__failure;
+
 typedef struct mpk__job {
   /* line 0: hot descriptor */
   alignas(MPK__CACHE_LINE) uint32_t kind; /* mpk__job_kind */
@@ -134,10 +150,7 @@ typedef struct mpk__job {
      (mpk__job_err_unlock_dead). Acquire / release orders the fields. Only
      touched when something fails (cancel is set after every record). */
   alignas(MPK__CACHE_LINE) _Atomic uint32_t err_lock;
-  int32_t err_code;   /* 0, MPK_ETASK, MPK_EWORKER, MPK_ETIMEDOUT, ... */
-  int32_t err_status; /* task return value (MPK_ETASK) */
-  int32_t err_signal; /* signal that killed a worker (MPK_EWORKER) */
-  uint64_t err_index; /* failing element / chunk start */
+  mpk__failure err; /* err.code 0: none */
 
   /* Small ctx / arg / result / identity copies: no allocation per call. */
   alignas(MPK__CACHE_LINE) unsigned char inline_buf[MPK__JOB_INLINE];
@@ -275,9 +288,8 @@ struct mpk__call {
   const void *identity; /* the caller's copy (sync) or ours */
   size_t elem_size;
   size_t nacc; /* number of accumulators (chunks, or workers for FAST) */
-  /* error details for mpk_pool_last_error (filled at finish) */
-  uint64_t err_index;
-  int err_status, err_signal;
+  /* error details for mpk_pool_last_error and mpk_errmsg (at finish) */
+  mpk__failure err;
   /* async */
   mpk_async_t *async;
   mpk__call *next; /* completion list (pool mutex) */
@@ -326,10 +338,12 @@ struct mpk_pool {
   /* per ring slot: the call that owns it, or NULL (written under mu) */
   _Atomic(mpk__call *) *owner;
   mpk__call *async_head, *async_tail; /* async calls in flight */
-  int last_code;                      /* mpk_pool_last_error */
-  uint64_t last_index;
-  int last_status, last_signal;
-  struct mpk__iterlist *iters; /* live iterators */
+  mpk__failure last;                  /* mpk_pool_last_error */
+  /* Live iterators (imap.c). iter_mu guards the list and is held by
+     join while it drives them; lock order: iter_mu -> an iterator's own
+     mutex -> mu. */
+  pthread_mutex_t iter_mu;
+  struct mpk__iterlist *iters;
   pthread_t completer;
   bool completer_on;
   bool completer_stop;
@@ -360,6 +374,7 @@ struct mpk_pool {
   pthread_cond_t start_cv;
   int start_done; /* 0 pending, 1 done */
   int start_rc;
+  char start_msg[MPK_ERRMSG_MAX]; /* why the start failed (mpk_errmsg) */
 };
 
 enum { MPK__MON_NONE, MPK__MON_JOIN, MPK__MON_TERMINATE };
@@ -373,14 +388,18 @@ bool mpk__job_done(const mpk__job *j);
 /* Record a failure in j's error record and cancel the job. A task failure
    (MPK_ETASK) keeps the lowest index; a worker failure (EWORKER, ETIMEDOUT,
    ECLOSED) replaces a task failure and keeps the first such. `holder` is the
-   lock id (worker id + 1, MPK__LOCK_MONITOR, MPK__LOCK_PARENT). */
-void mpk__job_fail(mpk__job *j, uint32_t holder, int code, uint64_t index,
-                   int status, int sig);
+   lock id (worker id + 1, MPK__LOCK_MONITOR, MPK__LOCK_PARENT). f->kind is
+   filled from the job. */
+void mpk__job_fail(mpk__job *j, uint32_t holder, const mpk__failure *f);
 
-/* Read the record (under its lock): code, index, status, signal; then clear
-   it for the slot's next job. MPK_OK at once when the job was never
-   cancelled (no record can exist). Parent only, after completion. */
-int mpk__job_error(mpk__job *j, uint64_t *index, int *status, int *sig);
+/* Read the record (under its lock) into *f and return its code; then clear
+   it for the slot's next job. MPK_OK (*f zeroed, worker -1, rank -1) at
+   once when the job was never cancelled (no record can exist). Parent
+   only, after completion. */
+int mpk__job_error(mpk__job *j, mpk__failure *f);
+
+/* A failure with no details yet: code, worker -1, rank -1, the rest 0. */
+mpk__failure mpk__failure_of(int code);
 
 /* Release j's error lock if dead worker `id` holds it (monitor only). */
 void mpk__job_err_unlock_dead(mpk__job *j, unsigned id);
@@ -457,6 +476,10 @@ int mpk__threads_spawn(mpk_pool_t *p, pthread_t *t, unsigned id);
    MPK_ESTATE (other process, a worker, closed), MPK_EDEADLK (callback). */
 int mpk__call_check(mpk_pool_t *p, bool blocking);
 
+/* Record why p takes no more calls (closed, joined, terminated): returns
+   MPK_ESTATE. */
+int mpk__pool_state_err(const mpk_pool_t *p);
+
 /* ---- extensions (route.c) ----------------------------------------------
 
    A pool with ext_ops routes the four range calls to the extension after
@@ -506,29 +529,52 @@ void mpk__fold_generic(char *a, size_t n, size_t stride,
                        mpk__red_combine combine);
 double mpk__op_double(int op, double a, double b);
 double mpk__identity_double(int op);
-/* The checks of reduce_double / reduce arguments (no pool state). */
-bool mpk__reduce_d_args_ok(mpk_sum_fn fn, const void *ctx, size_t ctx_size,
-                           mpk_op op, int flags, const double *result);
-bool mpk__reduce_g_args_ok(mpk__red_kernel kernel, mpk__red_combine combine,
-                           const void *identity, size_t elem_size,
-                           const void *ctx, size_t ctx_size, int flags,
-                           const void *result);
-/* The checks of map arguments (no pool state). */
-bool mpk__map_args_ok(mpk_map_fn fn, const void *in, size_t in_size,
-                      const void *out, size_t out_size, size_t n,
-                      const void *ctx, size_t ctx_size);
+/* The checks of reduce_double / reduce arguments (no pool state): MPK_OK,
+   or MPK_EINVAL recorded with the argument that is wrong. */
+int mpk__reduce_d_args_check(mpk_sum_fn fn, const void *ctx, size_t ctx_size,
+                             mpk_op op, int flags, const double *result);
+int mpk__reduce_g_args_check(mpk__red_kernel kernel, mpk__red_combine combine,
+                             const void *identity, size_t elem_size,
+                             const void *ctx, size_t ctx_size, int flags,
+                             const void *result);
+/* The checks of map arguments (no pool state), as above. */
+int mpk__map_args_check(mpk_map_fn fn, const void *in, size_t in_size,
+                        const void *out, size_t out_size, size_t n,
+                        const void *ctx, size_t ctx_size);
+/* The kernel fn and ctx / ctx_size, as every call checks them: MPK_OK or
+   MPK_EINVAL recorded. */
+int mpk__fn_ctx_check(const void *fn, const void *ctx, size_t ctx_size);
+/* mpk__plan_make for a user's schedule: MPK_EINVAL recorded for a bad
+   kind. */
+int mpk__plan_user(mpk__plan *pl, mpk_sched s, size_t n, unsigned workers,
+                   mpk__sched_use use);
 
 /* Record a call's failure for mpk_pool_last_error (an extension reports the
    global failure this way). */
-void mpk__set_last_error(mpk_pool_t *p, int code, uint64_t index, int status,
-                         int signal);
+void mpk__set_last_error(mpk_pool_t *p, const mpk__failure *f);
+
+/* Record f as the calling thread's mpk_errmsg ("map: task returned 7 at
+   element 5 (worker 1, pid 1234)", "worker 1 (pid 1234) killed by signal 9
+   (Killed) during mpk_pool_for, chunk at index 40") and return f->code.
+   `p` gives task_timeout for MPK_ETIMEDOUT (may be NULL). */
+int mpk__failure_errf(const mpk_pool_t *p, const mpk__failure *f);
+
+/* Describe how worker `id` (pid, 0: unknown) ended, ec its exit code
+   (>= 0) or -signal, into buf: "worker 1 (pid 1234) killed by signal 9
+   (Killed)" / "worker 1 (pid 1234) exited with status 3". */
+void mpk__worker_end_str(char *buf, size_t cap, int id, int pid, int ec);
 
 /* call.c ------------------------------------------------------------------
 
    Pool memory: shared heap (process backend) or malloc (thread backend),
    64-byte aligned. NULL on ENOMEM. */
 void *mpk__pool_alloc(const mpk_pool_t *p, size_t size);
+/* Record that pool memory for `what` (size bytes) ran out; MPK_ENOMEM. */
+int mpk__pool_nomem(const mpk_pool_t *p, size_t size, const char *what);
 void mpk__pool_free_mem(const mpk_pool_t *p, void *mem);
+/* The same by backend: for memory that outlives its pool (an iterator's
+   results after mpk_pool_free). NULL is a no-op. */
+void mpk__mem_free(mpk_backend backend, void *mem);
 
 /* Before submit (no lock held): copy src (size bytes) into pool memory when
    size > limit, else leave *owned NULL (it will be placed inline by
@@ -548,11 +594,23 @@ void *mpk__place(mpk__job *j, size_t off, const void *src, size_t size,
 #define MPK__INL_C_OFF 192u
 #define MPK__INL_SMALL 64u
 
-/* Reserve a ring slot (waits while the ring is full), let fill(c, j, arg)
-   write the descriptor, publish. MPK_OK or MPK_ESTATE / MPK_EWORKER /
-   fill's error (nothing published). */
+/* mpk__call_submit flags. */
+enum {
+  MPK__SUBMIT_CLOSED = 1u, /* allowed on a closed (not joined) pool */
+  MPK__SUBMIT_NOWAIT = 2u  /* MPK_EAGAIN instead of waiting for a slot */
+};
+
+/* Reserve a ring slot (waits while the ring is full, unless
+   MPK__SUBMIT_NOWAIT), let fill(c, j, arg) write the descriptor, publish.
+   MPK_OK or MPK_ESTATE / MPK_EWORKER / MPK_EAGAIN / fill's error (nothing
+   published). */
 int mpk__call_submit(mpk__call *c, int (*fill)(mpk__call *, mpk__job *, void *),
-                     void *arg, bool allow_closed);
+                     void *arg, unsigned flags);
+
+/* 1 when a submission now would not wait for a ring slot (it may still
+   fail: the pool is terminated, joined or broken). Takes p->mu. A slot
+   found free may be taken by another submitter before ours. */
+bool mpk__ring_has_room(mpk_pool_t *p);
 
 /* 1 when the call's job is complete (or the pool aborted). */
 bool mpk__call_ready(mpk__call *c);
@@ -592,7 +650,8 @@ int mpk__apply_prepare(mpk__call *c, void **args, mpk_pool_t *p, mpk_task_fn fn,
 int mpk__fill_apply(mpk__call *c, mpk__job *j, void *arg);
 /* imap: submit elements [lo, hi) of in as one chunk job writing into
    out_chunk; ctx_shared is the iterator's ctx copy (not owned by the call);
-   in_shared: use `in` in place. Allowed on a closed (not joined) pool. */
+   in_shared: use `in` in place. Allowed on a closed (not joined) pool;
+   never waits for a ring slot (MPK_EAGAIN). */
 int mpk__imap_submit(mpk__call *c, mpk_pool_t *p, mpk_map_fn fn, const char *in,
                      size_t in_size, char *out_chunk, size_t out_size,
                      size_t lo, size_t hi, void *ctx_shared, bool in_shared);
@@ -602,7 +661,13 @@ void mpk__reduce_finish(mpk__call *c);
 
 /* async.c */
 void mpk__async_start_stop(mpk_pool_t *p); /* stop + join the completer */
-void mpk__iters_orphan(mpk_pool_t *p);     /* pool going away */
 bool mpk__in_completer(const mpk_pool_t *p);
+
+/* imap.c. join: submit every chunk of every live iterator and wait until
+   each has completed (results kept for the consumer), or until the pool
+   can take no more. orphan: the pool is going away (after terminate):
+   finish every chunk, keep the results, detach the iterators. */
+void mpk__iters_join(mpk_pool_t *p);
+void mpk__iters_orphan(mpk_pool_t *p);
 
 #endif

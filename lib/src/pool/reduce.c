@@ -73,21 +73,51 @@ void mpk__fold_generic(char *a, size_t n, size_t stride,
   tree_generic(a, n, stride, combine);
 }
 
-bool mpk__reduce_d_args_ok(mpk_sum_fn fn, const void *ctx, size_t ctx_size,
-                           mpk_op op, int flags, const double *result) {
-  return !(fn == NULL || result == NULL || (ctx == NULL && ctx_size > 0) ||
-           (unsigned)op > (unsigned)MPK_MAX ||
-           (flags & ~(MPK_REDUCE_FAST | MPK_REDUCE_NEUMAIER)) ||
-           ((flags & MPK_REDUCE_NEUMAIER) && op != MPK_SUM));
+/* What both reductions check: ctx, result and flag bits. */
+static int common_check(const void *ctx, size_t ctx_size, const void *result,
+                        int flags, int allowed) {
+  if (result == NULL)
+    return mpk__errf(MPK_EINVAL, "reduce: result is NULL");
+  if (ctx == NULL && ctx_size > 0)
+    return mpk__errf(MPK_EINVAL, "reduce: ctx is NULL with ctx_size %zu",
+                     ctx_size);
+  if (flags & ~allowed)
+    return mpk__errf(MPK_EINVAL, "reduce: unknown flag bits 0x%x",
+                     (unsigned)(flags & ~allowed));
+  return MPK_OK;
 }
 
-bool mpk__reduce_g_args_ok(mpk__red_kernel kernel, mpk__red_combine combine,
-                           const void *identity, size_t elem_size,
-                           const void *ctx, size_t ctx_size, int flags,
-                           const void *result) {
-  return !(kernel == NULL || combine == NULL || identity == NULL ||
-           result == NULL || elem_size == 0 || (ctx == NULL && ctx_size > 0) ||
-           (flags & ~MPK_REDUCE_FAST) || elem_size > SIZE_MAX - 2 * ACC_LINE);
+int mpk__reduce_d_args_check(mpk_sum_fn fn, const void *ctx, size_t ctx_size,
+                             mpk_op op, int flags, const double *result) {
+  if (fn == NULL)
+    return mpk__errf(MPK_EINVAL, "reduce: the kernel function is NULL");
+  int rc = common_check(ctx, ctx_size, result, flags,
+                        MPK_REDUCE_FAST | MPK_REDUCE_NEUMAIER);
+  if (rc != MPK_OK)
+    return rc;
+  if ((unsigned)op > (unsigned)MPK_MAX)
+    return mpk__errf(MPK_EINVAL, "reduce: op %d is not an mpk_op", (int)op);
+  if ((flags & MPK_REDUCE_NEUMAIER) && op != MPK_SUM)
+    return mpk__errf(MPK_EINVAL, "reduce: MPK_REDUCE_NEUMAIER needs MPK_SUM");
+  return MPK_OK;
+}
+
+int mpk__reduce_g_args_check(mpk__red_kernel kernel, mpk__red_combine combine,
+                             const void *identity, size_t elem_size,
+                             const void *ctx, size_t ctx_size, int flags,
+                             const void *result) {
+  if (kernel == NULL || combine == NULL || identity == NULL)
+    return mpk__errf(MPK_EINVAL, "reduce: %s is NULL",
+                     kernel == NULL    ? "kernel"
+                     : combine == NULL ? "combine"
+                                       : "identity");
+  int rc = common_check(ctx, ctx_size, result, flags, MPK_REDUCE_FAST);
+  if (rc != MPK_OK)
+    return rc;
+  if (elem_size == 0 || elem_size > SIZE_MAX - 2 * ACC_LINE)
+    return mpk__errf(MPK_EINVAL, "reduce: elem_size %zu is %s", elem_size,
+                     elem_size == 0 ? "0" : "too large");
+  return MPK_OK;
 }
 
 void mpk__reduce_finish(mpk__call *c) {
@@ -166,11 +196,12 @@ static int fill_reduce(mpk__call *c, mpk__job *j, void *arg) {
 static int run_reduce(mpk_pool_t *p, mpk__call *c, red_args *a, size_t n,
                       mpk_sched s, int flags) {
   bool fast = flags & MPK_REDUCE_FAST;
-  if (mpk__plan_make(&a->plan, s, n, p->W,
-                     fast ? MPK__USE_FOR : MPK__USE_REDUCE) != MPK_OK)
-    return MPK_EINVAL;
+  int rc = mpk__plan_user(&a->plan, s, n, p->W,
+                          fast ? MPK__USE_FOR : MPK__USE_REDUCE);
+  if (rc != MPK_OK)
+    return rc;
   if (atomic_load(&p->state) != MPK__P_OPEN)
-    return MPK_ESTATE;
+    return mpk__pool_state_err(p);
   size_t es = a->kind == MPK__JOB_REDUCE_D ? sizeof(double) : c->elem_size;
   if (n == 0) { /* nothing to run: the identity */
     if (a->kind == MPK__JOB_REDUCE_D)
@@ -187,17 +218,20 @@ static int run_reduce(mpk_pool_t *p, mpk__call *c, red_args *a, size_t n,
     count = a->plan.nchunks;
     stride = es;
     if (count > SIZE_MAX / stride)
-      return MPK_ENOMEM;
+      return mpk__errf(MPK_ENOMEM,
+                       "reduce: %zu accumulators of %zu bytes "
+                       "overflow size_t",
+                       count, stride);
   }
   c->nacc = count;
   a->stride = stride;
-  int rc = mpk__prep_copy(p, a->ctx, a->ctx_size, MPK__INL_CTX, &c->buf_ctx);
+  rc = mpk__prep_copy(p, a->ctx, a->ctx_size, MPK__INL_CTX, &c->buf_ctx);
   if (rc != MPK_OK)
     return rc;
   c->buf_acc = mpk__pool_alloc(p, count * stride);
   if (c->buf_acc == NULL) {
     mpk__call_discard(c);
-    return MPK_ENOMEM;
+    return mpk__pool_nomem(p, count * stride, "the reduction's accumulators");
   }
   if (fast) { /* every accumulator starts as the identity */
     for (size_t w = 0; w < count; w++) {
@@ -224,8 +258,9 @@ int mpk__reduce_d_local(mpk_pool_t *p, size_t n, mpk_sum_fn fn, const void *ctx,
   int rc = mpk__call_check(p, true);
   if (rc != MPK_OK)
     return rc;
-  if (!mpk__reduce_d_args_ok(fn, ctx, ctx_size, op, flags, result))
-    return MPK_EINVAL;
+  rc = mpk__reduce_d_args_check(fn, ctx, ctx_size, op, flags, result);
+  if (rc != MPK_OK)
+    return rc;
   mpk__call c = {.pool = p,
                  .kind = MPK__JOB_REDUCE_D,
                  .op = op,
@@ -250,9 +285,10 @@ int mpk__reduce_g_local(mpk_pool_t *p, size_t n, mpk__red_kernel kernel,
   int rc = mpk__call_check(p, true);
   if (rc != MPK_OK)
     return rc;
-  if (!mpk__reduce_g_args_ok(kernel, combine, identity, elem_size, ctx,
-                             ctx_size, flags, result))
-    return MPK_EINVAL;
+  rc = mpk__reduce_g_args_check(kernel, combine, identity, elem_size, ctx,
+                                ctx_size, flags, result);
+  if (rc != MPK_OK)
+    return rc;
   mpk__call c = {.pool = p,
                  .kind = MPK__JOB_REDUCE_G,
                  .rflags = flags,

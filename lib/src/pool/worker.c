@@ -90,7 +90,7 @@ static size_t rss_bytes(wk *w) {
        parent) must not carry it off. */
     mpk__fds_lock();
     int fd = mpk__fd_own_locked(open("/proc/self/statm", O_RDONLY | O_CLOEXEC),
-                                w, MPK__FD_PRIVATE);
+                                "open /proc/self/statm", w, MPK__FD_PRIVATE);
     mpk__fds_unlock();
     w->statm = fd < 0 ? -1 : fd;
   }
@@ -117,7 +117,12 @@ static bool should_retire(wk *w) {
 }
 
 static void task_failed(wk *w, mpk__job *j, uint64_t index, int status) {
-  mpk__job_fail(j, w->id + 1, MPK_ETASK, index, status, 0);
+  mpk__failure f = mpk__failure_of(MPK_ETASK);
+  f.index = index;
+  f.status = status;
+  f.worker = (int32_t)w->id;
+  f.pid = w->p->backend == MPK_PROCESS ? (int32_t)mpk__self_pid() : 0;
+  mpk__job_fail(j, w->id + 1, &f);
 }
 
 static double apply_op(int op, double a, double b) {

@@ -53,7 +53,7 @@
 #include "internal/clock.h"
 #include "internal/futex.h"
 #include "internal/robust.h"
-#include "mpk/error.h"
+#include "internal/error.h"
 #include "mpk/shm.h"
 #include "queue/queue_internal.h"
 #include "queue/ring_internal.h"
@@ -155,16 +155,23 @@ int mpk__queue_finish_close(queue *q, const mpk__deadline *d) {
 /* ---- public API --------------------------------------------------------- */
 
 int mpk_queue_new(mpk_queue_t **out, size_t capacity_bytes, int flags) {
-  if (out == NULL || (flags & ~(MPK_QUEUE_JOINABLE | MPK_QUEUE_SPSC)) != 0)
-    return MPK_EINVAL;
+  if (out == NULL)
+    return mpk__err_null("q");
+  if ((flags & ~(MPK_QUEUE_JOINABLE | MPK_QUEUE_SPSC)) != 0)
+    return mpk__errf(
+        MPK_EINVAL, "mpk_queue_new: unknown flag bits 0x%x",
+        (unsigned)(flags & ~(MPK_QUEUE_JOINABLE | MPK_QUEUE_SPSC)));
   if (capacity_bytes == 0)
     capacity_bytes = MPK_QUEUE_DEFAULT_CAPACITY;
   if (capacity_bytes > MPK_QUEUE_MAX_CAPACITY)
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL,
+                     "queue capacity %zu bytes > "
+                     "MPK_QUEUE_MAX_CAPACITY (%zu)",
+                     capacity_bytes, MPK_QUEUE_MAX_CAPACITY);
   size_t size = (capacity_bytes + 7) & ~(size_t)7;
   queue *q = mpk_shm_alloc(sizeof(struct mpk_queue) + size);
   if (q == NULL)
-    return MPK_ENOMEM;
+    return MPK_ENOMEM; /* recorded by mpk_shm_alloc */
   memset(q, 0, sizeof(struct mpk_queue));
   /* MPK_ENOSYS where robust lists are unusable (internal/robust.h). */
   int r = mpk__rmutex_init(&q->plock);
@@ -172,7 +179,7 @@ int mpk_queue_new(mpk_queue_t **out, size_t capacity_bytes, int flags) {
     r = mpk__rmutex_init(&q->clock_);
   if (r != MPK_OK) {
     mpk_shm_free(q);
-    return r;
+    return mpk__errf(r, "queue: robust locks are unusable here");
   }
   q->size = (uint32_t)size;
   q->joinable = (flags & MPK_QUEUE_JOINABLE) != 0;
@@ -184,12 +191,18 @@ int mpk_queue_new(mpk_queue_t **out, size_t capacity_bytes, int flags) {
 }
 
 static int put_impl(queue *q, const void *buf, size_t len, double timeout) {
-  if (!valid(q) || (buf == NULL && len > 0))
-    return MPK_EINVAL;
+  if (!valid(q))
+    return mpk__err_handle("mpk_queue_put", q, "q", "mpk_queue_t");
+  if (buf == NULL && len > 0)
+    return mpk__errf(MPK_EINVAL, "mpk_queue_put: buf is NULL with len %zu",
+                     len);
   if (isnan(timeout))
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "mpk_queue_put: timeout is NaN");
   if (len > q->size - HDR)
-    return MPK_EMSGSIZE;
+    return mpk__errf(MPK_EMSGSIZE,
+                     "message of %zu bytes > the queue's "
+                     "largest (%u bytes; capacity %u)",
+                     len, q->size - HDR, q->size);
   if (q->spsc)
     return mpk__queue_put_spsc(q, buf, len, timeout);
   lazy_deadline d;
@@ -197,14 +210,14 @@ static int put_impl(queue *q, const void *buf, size_t len, double timeout) {
   int late = timeout == 0 ? MPK_EFULL : MPK_ETIMEDOUT;
   uint32_t need = msg_bytes(len);
   if (atomic_load_explicit(&q->closing, memory_order_acquire))
-    return MPK_ECLOSED;
+    return mpk__err(MPK_ECLOSED);
   if (timeout == 0 && !progress_possible(q, W_SPACE, need))
-    return MPK_EFULL; /* a poll that sees no room answers without the lock */
+    return mpk__err(MPK_EFULL); /* a poll that sees no room: no lock */
   int r = lock_producer(q, need, &d);
   if (r != MPK_OK) {
     if (r != MPK_ETIMEDOUT)
-      return r;
-    return atomic_load(&q->closing) ? MPK_ECLOSED : late;
+      return mpk__err(r);
+    return mpk__err(atomic_load(&q->closing) ? MPK_ECLOSED : late);
   }
   /* We are the only writer of tail and head_cache: relaxed loads. */
   uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
@@ -226,7 +239,7 @@ static int put_impl(queue *q, const void *buf, size_t len, double timeout) {
     r = MPK_ECLOSED;
   if (r != MPK_OK) {
     mpk__rmutex_unlock(&q->plock);
-    return r == MPK_ETIMEDOUT ? late : r;
+    return mpk__err(r == MPK_ETIMEDOUT ? late : r);
   }
   uint64_t next = msg_write(q, t, buf, len);
   /* The one store that publishes the message (seq_cst: release for the
@@ -241,10 +254,13 @@ static int put_impl(queue *q, const void *buf, size_t len, double timeout) {
 
 static int get_impl(queue *q, void *buf, size_t cap, size_t *len,
                     double timeout) {
-  if (!valid(q) || len == NULL || (buf == NULL && cap > 0))
-    return MPK_EINVAL;
+  if (!valid(q))
+    return mpk__err_handle("mpk_queue_get", q, "q", "mpk_queue_t");
+  if (len == NULL || (buf == NULL && cap > 0))
+    return mpk__errf(MPK_EINVAL, "mpk_queue_get: %s",
+                     len == NULL ? "len is NULL" : "buf is NULL with cap > 0");
   if (isnan(timeout))
-    return MPK_EINVAL;
+    return mpk__errf(MPK_EINVAL, "mpk_queue_get: timeout is NaN");
   if (q->spsc)
     return mpk__queue_get_spsc(q, buf, cap, len, timeout);
   lazy_deadline d;
@@ -253,16 +269,16 @@ static int get_impl(queue *q, void *buf, size_t cap, size_t *len,
   if (timeout == 0 && !progress_possible(q, W_DATA, 0)) {
     /* A poll that sees nothing queued answers without the lock. */
     if (atomic_load(&q->closed) && !progress_possible(q, W_DATA, 0))
-      return MPK_ECLOSED;
+      return mpk__err(MPK_ECLOSED);
     if (!atomic_load(&q->closing))
-      return MPK_EEMPTY;
+      return mpk__err(MPK_EEMPTY);
   }
   int r = lock_consumer(q, &d);
   if (r != MPK_OK) {
     if (r != MPK_ETIMEDOUT)
-      return r;
+      return mpk__err(r);
     bool drained = atomic_load(&q->tail) == atomic_load(&q->head);
-    return drained && atomic_load(&q->closed) ? MPK_ECLOSED : late;
+    return mpk__err(drained && atomic_load(&q->closed) ? MPK_ECLOSED : late);
   }
   uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
   uint64_t t = atomic_load_explicit(&q->tail_cache, memory_order_relaxed);
@@ -285,16 +301,20 @@ static int get_impl(queue *q, void *buf, size_t cap, size_t *len,
         continue;
     }
     mpk__rmutex_unlock(&q->clock_);
-    return r == MPK_ETIMEDOUT ? late : r;
+    return mpk__err(r == MPK_ETIMEDOUT ? late : r);
   }
   size_t n = 0;
   uint64_t next = h;
   r = msg_read(q, h, buf, cap, &n, &next);
   if (r != MPK_OK) {
     mpk__rmutex_unlock(&q->clock_);
-    if (r == MPK_EMSGSIZE)
-      *len = n; /* the message stays queued */
-    return r;
+    if (r != MPK_EMSGSIZE)
+      return mpk__err(r);
+    *len = n; /* the message stays queued */
+    return mpk__errf(r,
+                     "message of %zu bytes > the %zu-byte buffer (it "
+                     "stays queued)",
+                     n, cap);
   }
   /* Copied out: now free it with one store (seq_cst: release for the
      producers that reuse the space, ordered before the waiter check). */
@@ -324,7 +344,7 @@ int mpk_queue_get_nowait(mpk_queue_t *q, void *buf, size_t cap, size_t *len) {
 
 long mpk_queue_qsize(mpk_queue_t *q) {
   if (!valid(q))
-    return MPK_EINVAL;
+    return mpk__err_handle(__func__, q, "q", "mpk_queue_t");
   /* head first: tail only grows, so the difference is never negative */
   uint64_t h = atomic_load(&q->head);
   uint64_t t = atomic_load(&q->tail);
@@ -333,13 +353,13 @@ long mpk_queue_qsize(mpk_queue_t *q) {
 
 int mpk_queue_empty(mpk_queue_t *q) {
   if (!valid(q))
-    return MPK_EINVAL;
+    return mpk__err_handle(__func__, q, "q", "mpk_queue_t");
   return mpk_queue_qsize(q) == 0;
 }
 
 int mpk_queue_full(mpk_queue_t *q) {
   if (!valid(q))
-    return MPK_EINVAL;
+    return mpk__err_handle(__func__, q, "q", "mpk_queue_t");
   /* tail first: the used bytes are then never over-counted */
   uint32_t t = w_pos(atomic_load(&q->tail));
   uint32_t h = w_pos(atomic_load(&q->head));
@@ -357,23 +377,27 @@ size_t mpk_queue_max_msg(const mpk_queue_t *q) {
 
 int mpk_queue_close(mpk_queue_t *q) {
   if (!valid(q))
-    return MPK_EINVAL;
+    return mpk__err_handle(__func__, q, "q", "mpk_queue_t");
   atomic_store(&q->closing, 1); /* seq_cst: Dekker with a sleeping putter */
   mpk__queue_wake(&q->space_seq, &q->put_waiters);
   mpk__deadline forever = {.forever = true};
-  return mpk__queue_finish_close(q, &forever);
+  int r = mpk__queue_finish_close(q, &forever);
+  return r == MPK_OK ? MPK_OK : mpk__err(r);
 }
 
-int mpk_queue_task_done(mpk_queue_t *q) {
+int mpk_queue_task_done(mpk_queue_t *q) { /* AS-safe: literal details */
   if (!valid(q))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL, "mpk_queue_task_done: q is NULL or not "
+                                    "a live mpk_queue_t");
   if (!q->joinable)
-    return MPK_ENOTSUP;
+    return mpk__err_lit(MPK_ENOTSUP, "mpk_queue_task_done: the queue was "
+                                     "not made with MPK_QUEUE_JOINABLE");
   uint32_t d = atomic_load_explicit(&q->done, memory_order_relaxed);
   for (;;) {
     /* puts only grow, so d < puts stays true until our CAS lands */
     if (d == w_count(atomic_load(&q->tail)))
-      return MPK_EOVERFLOW;
+      return mpk__err_lit(MPK_EOVERFLOW, "mpk_queue_task_done: called more "
+                                         "times than messages were put");
     if (atomic_compare_exchange_weak(&q->done, &d, d + 1))
       break;
   }
@@ -388,18 +412,20 @@ int mpk_queue_task_done(mpk_queue_t *q) {
 
 int mpk_queue_join(mpk_queue_t *q, double timeout) {
   if (!valid(q))
-    return MPK_EINVAL;
+    return mpk__err_handle(__func__, q, "q", "mpk_queue_t");
   if (!q->joinable)
-    return MPK_ENOTSUP;
+    return mpk__errf(MPK_ENOTSUP, "mpk_queue_join: the queue was not made "
+                                  "with MPK_QUEUE_JOINABLE");
   mpk__deadline d;
   if (mpk__deadline_init(&d, timeout) != MPK_OK)
     return MPK_EINVAL;
-  return mpk__queue_wait(q, W_JOIN, 0, &d);
+  int r = mpk__queue_wait(q, W_JOIN, 0, &d);
+  return r == MPK_OK ? MPK_OK : mpk__err(r);
 }
 
 long mpk_queue_unfinished(mpk_queue_t *q) {
   if (!valid(q))
-    return MPK_EINVAL;
+    return mpk__err_handle(__func__, q, "q", "mpk_queue_t");
   if (!q->joinable)
     return 0;
   uint32_t d = atomic_load(&q->done);

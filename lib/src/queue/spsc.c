@@ -150,7 +150,9 @@ static int claim(queue *q, _Atomic uint64_t *owner, bool producer) {
     if (cur != 0 && (uint32_t)(cur >> 32) == tid)
       return MPK_OK;
     if (cur != 0 && owner_alive(cur))
-      return MPK_EPERM;
+      return mpk__errf(MPK_EPERM, "SPSC queue: thread %u (alive) is its %s",
+                       (unsigned)(cur >> 32),
+                       producer ? "producer" : "consumer");
     if (me == 0)
       me = my_identity(tid);
     /* seq_cst: one winner among several takers; on failure cur is the
@@ -212,21 +214,21 @@ static int put_owned(queue *q, const void *buf, size_t len, double timeout) {
       if (q->size - used_bytes(q, w_pos(t), w_pos(h)) >= need)
         break;
       if (atomic_load_explicit(&q->closing, memory_order_acquire))
-        return MPK_ECLOSED;
+        return mpk__err(MPK_ECLOSED);
       int r = mpk__queue_wait(q, W_SPACE, need, deadline_of(&d));
       if (r != MPK_OK)
-        return timeout == 0 ? MPK_EFULL : r;
+        return mpk__err(timeout == 0 ? MPK_EFULL : r);
     }
     atomic_store_explicit(&q->head_cache, h, memory_order_relaxed);
   }
   if (t & TAIL_SEALED)
-    return MPK_ECLOSED;
+    return mpk__err(MPK_ECLOSED);
   uint64_t next = msg_write(q, t, buf, len);
   /* The one RMW that publishes the message: release for the payload,
      seq_cst for the Dekker pair with a sleeping getter (see the top), and
      it fails once close has sealed the tail. */
   if (!atomic_compare_exchange_strong(&q->tail, &t, next))
-    return MPK_ECLOSED;
+    return mpk__err(MPK_ECLOSED);
   mpk__queue_wake(&q->data_seq, &q->get_waiters);
   return MPK_OK;
 }
@@ -246,24 +248,29 @@ static int get_owned(queue *q, void *buf, size_t cap, size_t *len,
       if (h != t)
         break;
       if (raw & TAIL_SEALED)
-        return MPK_ECLOSED; /* sealed and drained */
+        return mpk__err(MPK_ECLOSED); /* sealed and drained */
       int r;
       if (atomic_load_explicit(&q->closing, memory_order_acquire))
         r = mpk__queue_finish_close(q, deadline_of(&d)); /* closer died */
       else
         r = mpk__queue_wait(q, W_DATA, 0, deadline_of(&d));
       if (r != MPK_OK)
-        return timeout == 0 ? MPK_EEMPTY : r;
+        return mpk__err(timeout == 0 ? MPK_EEMPTY : r);
     }
     atomic_store_explicit(&q->tail_cache, t, memory_order_relaxed);
   }
   size_t n = 0;
   uint64_t next = h;
   int r = msg_read(q, h, buf, cap, &n, &next);
-  if (r == MPK_EMSGSIZE)
+  if (r == MPK_EMSGSIZE) {
     *len = n; /* the message stays queued */
+    return mpk__errf(r,
+                     "message of %zu bytes > the %zu-byte buffer (it "
+                     "stays queued)",
+                     n, cap);
+  }
   if (r != MPK_OK)
-    return r;
+    return mpk__err(r);
   /* Copied out: free it with one store (seq_cst: release for the producer
      that reuses the space, and the Dekker pair with a sleeping putter). */
   atomic_store(&q->head, next);
@@ -274,12 +281,13 @@ static int get_owned(queue *q, void *buf, size_t cap, size_t *len,
 
 int mpk__queue_put_spsc(queue *q, const void *buf, size_t len, double timeout) {
   if (atomic_load_explicit(&q->closing, memory_order_acquire))
-    return MPK_ECLOSED;
+    return mpk__err(MPK_ECLOSED);
   int r = own(q, &q->powner, true);
   if (r != MPK_OK)
     return r;
   if (tls_putting == q)
-    return MPK_EDEADLK;
+    return mpk__errf(MPK_EDEADLK, "mpk_queue_put from a signal handler that "
+                                  "interrupted a put on the same SPSC queue");
   const queue *outer = tls_putting;
   tls_putting = q;
   atomic_signal_fence(memory_order_seq_cst);
@@ -295,7 +303,8 @@ int mpk__queue_get_spsc(queue *q, void *buf, size_t cap, size_t *len,
   if (r != MPK_OK)
     return r;
   if (tls_getting == q)
-    return MPK_EDEADLK;
+    return mpk__errf(MPK_EDEADLK, "mpk_queue_get from a signal handler that "
+                                  "interrupted a get on the same SPSC queue");
   const queue *outer = tls_getting;
   tls_getting = q;
   atomic_signal_fence(memory_order_seq_cst);

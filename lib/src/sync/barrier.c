@@ -73,11 +73,14 @@ static bool valid(const mpk_barrier_t *b) {
 }
 
 int mpk_barrier_new(mpk_barrier_t **out, unsigned parties) {
-  if (out == NULL || parties == 0 || parties > MAX_PARTIES)
-    return MPK_EINVAL;
+  if (out == NULL)
+    return mpk__err_lit(MPK_EINVAL, "mpk_barrier_new: b is NULL");
+  if (parties == 0 || parties > MAX_PARTIES)
+    return mpk__errf(MPK_EINVAL, "barrier: parties %u outside [1, %u]", parties,
+                     (unsigned)MAX_PARTIES);
   mpk_barrier_t *b = mpk_shm_alloc(sizeof *b);
   if (b == NULL)
-    return MPK_ENOMEM;
+    return MPK_ENOMEM; /* recorded by mpk_shm_alloc */
   b->parties = parties;
   atomic_init(&b->seq, 0);
   atomic_init(&b->sleepers, 0);
@@ -122,9 +125,7 @@ static int time_out(mpk_barrier_t *b, unsigned g, int idx) {
   return MPK_ETIMEDOUT;
 }
 
-int mpk_barrier_wait(mpk_barrier_t *b, double timeout) {
-  if (!valid(b) || mpk__timeout_bad(timeout))
-    return MPK_EINVAL;
+static int barrier_wait(mpk_barrier_t *b, double timeout) {
   /* Arrive. seq_cst CAS: a release of what we did before the barrier (the
      CASes of one round form a release sequence, so whoever reads the
      round's end sees all of it) and an acquire of the others'. */
@@ -175,9 +176,17 @@ int mpk_barrier_wait(mpk_barrier_t *b, double timeout) {
   }
 }
 
+int mpk_barrier_wait(mpk_barrier_t *b, double timeout) {
+  if (!valid(b) || mpk__timeout_bad(timeout))
+    return mpk__err_lit(MPK_EINVAL, "mpk_barrier_wait: b is not a live "
+                                    "mpk_barrier_t, or timeout is NaN");
+  return mpk__err_if(barrier_wait(b, timeout));
+}
+
 int mpk_barrier_abort(mpk_barrier_t *b) {
   if (!valid(b))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL,
+                        "mpk_barrier_abort: b is not a live mpk_barrier_t");
   uint64_t s = atomic_load_explicit(&b->state, memory_order_relaxed);
   do {
     if (s & BROKEN_BIT)
@@ -191,7 +200,8 @@ int mpk_barrier_abort(mpk_barrier_t *b) {
 
 int mpk_barrier_reset(mpk_barrier_t *b) {
   if (!valid(b))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL,
+                        "mpk_barrier_reset: b is not a live mpk_barrier_t");
   uint64_t s = atomic_load_explicit(&b->state, memory_order_relaxed);
   while (!atomic_compare_exchange_weak_explicit(&b->state, &s, next_round(s, 1),
                                                 memory_order_seq_cst,
@@ -203,14 +213,16 @@ int mpk_barrier_reset(mpk_barrier_t *b) {
 
 int mpk_barrier_n_waiting(mpk_barrier_t *b) {
   if (!valid(b))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL,
+                        "mpk_barrier_n_waiting: b is not a live mpk_barrier_t");
   uint64_t s = atomic_load_explicit(&b->state, memory_order_relaxed);
   return (s & BROKEN_BIT) ? 0 : (int)count_of(s);
 }
 
 int mpk_barrier_broken(mpk_barrier_t *b) {
   if (!valid(b))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL,
+                        "mpk_barrier_broken: b is not a live mpk_barrier_t");
   return (atomic_load_explicit(&b->state, memory_order_relaxed) & BROKEN_BIT)
              ? 1
              : 0;
@@ -218,7 +230,8 @@ int mpk_barrier_broken(mpk_barrier_t *b) {
 
 int mpk_barrier_parties(mpk_barrier_t *b) {
   if (!valid(b))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL,
+                        "mpk_barrier_parties: b is not a live mpk_barrier_t");
   return (int)b->parties;
 }
 

@@ -45,10 +45,11 @@ static bool valid(const mpk_cond_t *c) {
 
 int mpk_cond_new(mpk_cond_t **out, mpk_lock_t *lock) {
   if (out == NULL || (lock != NULL && !mpk__lock_valid(lock)))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL, "mpk_cond_new: c is NULL, or lock is not "
+                                    "a live mpk_lock_t");
   mpk_cond_t *c = mpk_shm_alloc(sizeof *c);
   if (c == NULL)
-    return MPK_ENOMEM;
+    return MPK_ENOMEM; /* recorded by mpk_shm_alloc */
   c->own_lock = lock == NULL;
   if (lock == NULL) {
     int r = mpk_lock_new(&lock);
@@ -67,13 +68,15 @@ int mpk_cond_new(mpk_cond_t **out, mpk_lock_t *lock) {
 
 int mpk_cond_acquire(mpk_cond_t *c, double timeout) {
   if (!valid(c))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL, "mpk_cond_acquire: c is not a live "
+                                    "mpk_cond_t");
   return mpk_lock_acquire(c->lock, timeout);
 }
 
 int mpk_cond_release(mpk_cond_t *c) {
   if (!valid(c))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL, "mpk_cond_release: c is not a live "
+                                    "mpk_cond_t");
   return mpk_lock_release(c->lock);
 }
 
@@ -102,14 +105,22 @@ static int wait_locked(mpk_cond_t *c, const mpk__deadline *d) {
   }
   atomic_fetch_sub_explicit(&c->waiters, 1, memory_order_relaxed);
   int a = mpk_lock_acquire(c->lock, MPK_FOREVER);
-  return a == MPK_EOWNERDEAD ? a : r;
+  return mpk__err_if(a == MPK_EOWNERDEAD ? a : r);
+}
+
+/* The caller does not hold the Condition's lock. */
+static int not_held(void) {
+  return mpk__err_lit(MPK_EPERM, "the calling thread does not hold the "
+                                 "Condition's lock");
 }
 
 int mpk_cond_wait(mpk_cond_t *c, double timeout) {
   if (!valid(c) || mpk__timeout_bad(timeout))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL,
+                        "mpk_cond_wait: c is not a live mpk_cond_t, "
+                        "or timeout is NaN");
   if (!mpk__lock_held(c->lock))
-    return MPK_EPERM;
+    return not_held();
   mpk__deadline d;
   mpk__deadline_init(&d, timeout);
   return wait_locked(c, &d);
@@ -118,14 +129,16 @@ int mpk_cond_wait(mpk_cond_t *c, double timeout) {
 int mpk_cond_wait_for(mpk_cond_t *c, int (*pred)(void *), void *arg,
                       double timeout) {
   if (!valid(c) || pred == NULL || mpk__timeout_bad(timeout))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL,
+                        "mpk_cond_wait_for: c is not a live "
+                        "mpk_cond_t, pred is NULL, or timeout is NaN");
   if (!mpk__lock_held(c->lock))
-    return MPK_EPERM;
+    return not_held();
   mpk__deadline d;
   mpk__deadline_init(&d, timeout);
   while (!pred(arg)) {
     if (mpk__deadline_expired(&d))
-      return MPK_ETIMEDOUT;
+      return mpk__err(MPK_ETIMEDOUT);
     int r = wait_locked(c, &d);
     if (r == MPK_EOWNERDEAD || r == MPK_EPERM)
       return r;
@@ -135,7 +148,7 @@ int mpk_cond_wait_for(mpk_cond_t *c, int (*pred)(void *), void *arg,
 
 static int notify(mpk_cond_t *c, int n) {
   if (!mpk__lock_held(c->lock))
-    return MPK_EPERM;
+    return not_held();
   if (n == 0 || atomic_load_explicit(&c->waiters, memory_order_relaxed) == 0)
     return MPK_OK;
   atomic_fetch_add_explicit(&c->seq, 1, memory_order_relaxed);
@@ -145,13 +158,15 @@ static int notify(mpk_cond_t *c, int n) {
 
 int mpk_cond_notify(mpk_cond_t *c, int n) {
   if (!valid(c) || n < 0)
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL, "mpk_cond_notify: c is not a live "
+                                    "mpk_cond_t, or n < 0");
   return notify(c, n);
 }
 
 int mpk_cond_notify_all(mpk_cond_t *c) {
   if (!valid(c))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL, "mpk_cond_notify_all: c is not a live "
+                                    "mpk_cond_t");
   return notify(c, INT_MAX);
 }
 

@@ -36,10 +36,10 @@ static bool valid(const mpk_event_t *e) {
 
 int mpk_event_new(mpk_event_t **out) {
   if (out == NULL)
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL, "mpk_event_new: e is NULL");
   mpk_event_t *e = mpk_shm_alloc(sizeof *e);
   if (e == NULL)
-    return MPK_ENOMEM;
+    return MPK_ENOMEM; /* recorded by mpk_shm_alloc */
   atomic_init(&e->word, 0);
   atomic_init(&e->sleepers, 0);
   e->magic = MPK__EVENT_MAGIC;
@@ -49,7 +49,8 @@ int mpk_event_new(mpk_event_t **out) {
 
 int mpk_event_set(mpk_event_t *e) {
   if (!valid(e))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL,
+                        "mpk_event_set: e is not a live mpk_event_t");
   uint32_t w = atomic_load_explicit(&e->word, memory_order_acquire);
   do {
     if (w & 1u)
@@ -65,7 +66,8 @@ int mpk_event_set(mpk_event_t *e) {
 
 int mpk_event_clear(mpk_event_t *e) {
   if (!valid(e))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL,
+                        "mpk_event_clear: e is not a live mpk_event_t");
   /* relaxed: clearing publishes nothing; waiters never wait for a clear. */
   atomic_fetch_and_explicit(&e->word, ~1u, memory_order_relaxed);
   return MPK_OK;
@@ -73,15 +75,14 @@ int mpk_event_clear(mpk_event_t *e) {
 
 int mpk_event_is_set(mpk_event_t *e) {
   if (!valid(e))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL,
+                        "mpk_event_is_set: e is not a live mpk_event_t");
   /* acquire: a caller that sees the flag also sees what the setter wrote
      before mpk_event_set. */
   return (int)(atomic_load_explicit(&e->word, memory_order_acquire) & 1u);
 }
 
-int mpk_event_wait(mpk_event_t *e, double timeout) {
-  if (!valid(e) || mpk__timeout_bad(timeout))
-    return MPK_EINVAL;
+static int wait(mpk_event_t *e, double timeout) {
   /* acquire (here and below): pairs with the setter's CAS. */
   uint32_t seen = atomic_load_explicit(&e->word, memory_order_acquire);
   if (seen & 1u)
@@ -110,6 +111,13 @@ int mpk_event_wait(mpk_event_t *e, double timeout) {
   }
   atomic_fetch_sub_explicit(&e->sleepers, 1, memory_order_relaxed);
   return r;
+}
+
+int mpk_event_wait(mpk_event_t *e, double timeout) {
+  if (!valid(e) || mpk__timeout_bad(timeout))
+    return mpk__err_lit(MPK_EINVAL, "mpk_event_wait: e is not a live "
+                                    "mpk_event_t, or timeout is NaN");
+  return mpk__err_if(wait(e, timeout));
 }
 
 void mpk_event_free(mpk_event_t *e) {

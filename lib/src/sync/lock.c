@@ -5,7 +5,7 @@
 
 int mpk_lock_new(mpk_lock_t **out) {
   if (out == NULL)
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL, "mpk_lock_new: l is NULL");
   mpk_lock_t *l;
   int r = mpk__rmutex_line_new(sizeof *l, offsetof(mpk_lock_t, r), (void **)&l);
   if (r != MPK_OK)
@@ -27,22 +27,25 @@ __attribute__((noinline)) static int acquire_slow(mpk_lock_t *l,
 
 int mpk_lock_acquire(mpk_lock_t *l, double timeout) {
   if (!mpk__lock_valid(l) || mpk__timeout_bad(timeout))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL, "mpk_lock_acquire: l is not a live "
+                                    "mpk_lock_t, or timeout is NaN");
   if (mpk__rmutex_trylock_fast(&l->r)) /* no clock read when free */
     return MPK_OK;
-  return acquire_slow(l, timeout);
+  return mpk__err_if(acquire_slow(l, timeout));
 }
 
 int mpk_lock_release(mpk_lock_t *l) {
   if (!mpk__lock_valid(l))
-    return MPK_EINVAL;
-  return mpk__rmutex_unlock(&l->r);
+    return mpk__err_lit(MPK_EINVAL, "mpk_lock_release: l is not a live "
+                                    "mpk_lock_t");
+  return mpk__err_if(mpk__rmutex_unlock(&l->r));
 }
 
 int mpk_lock_locked(mpk_lock_t *l) {
   if (!mpk__lock_valid(l))
-    return MPK_EINVAL;
-  return mpk__rmutex_locked(&l->r);
+    return mpk__err_lit(MPK_EINVAL, "mpk_lock_locked: l is not a live "
+                                    "mpk_lock_t");
+  return mpk__err_if(mpk__rmutex_locked(&l->r));
 }
 
 void mpk_lock_free(mpk_lock_t *l) {

@@ -10,7 +10,7 @@ static bool valid(const mpk_rlock_t *l) {
 
 int mpk_rlock_new(mpk_rlock_t **out) {
   if (out == NULL)
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL, "mpk_rlock_new: l is NULL");
   mpk_rlock_t *l;
   int r =
       mpk__rmutex_line_new(sizeof *l, offsetof(mpk_rlock_t, r), (void **)&l);
@@ -23,10 +23,12 @@ int mpk_rlock_new(mpk_rlock_t **out) {
 
 int mpk_rlock_acquire(mpk_rlock_t *l, double timeout) {
   if (!valid(l) || mpk__timeout_bad(timeout))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL, "mpk_rlock_acquire: l is not a live "
+                                    "mpk_rlock_t, or timeout is NaN");
   if (mpk__rmutex_held(&l->r)) { /* ours: one level deeper */
     if (l->count == UINT32_MAX)
-      return MPK_EOVERFLOW;
+      return mpk__err_lit(MPK_EOVERFLOW, "mpk_rlock_acquire: recursion depth "
+                                         "UINT32_MAX reached");
     l->count++;
     return MPK_OK;
   }
@@ -43,20 +45,22 @@ int mpk_rlock_acquire(mpk_rlock_t *l, double timeout) {
   /* A dead owner's depth is forgotten: the count starts afresh. */
   if (r == MPK_OK || r == MPK_EOWNERDEAD)
     l->count = 1;
-  return r;
+  return mpk__err_if(r);
 }
 
 int mpk_rlock_release(mpk_rlock_t *l) {
   if (!valid(l))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL, "mpk_rlock_release: l is not a live "
+                                    "mpk_rlock_t");
   if (!mpk__rmutex_held(&l->r))
-    return MPK_EPERM;
+    return mpk__err_lit(MPK_EPERM, "mpk_rlock_release: the calling thread "
+                                   "does not hold the RLock");
   if (l->count > 1) {
     l->count--;
     return MPK_OK;
   }
   l->count = 0;
-  return mpk__rmutex_unlock(&l->r);
+  return mpk__err_if(mpk__rmutex_unlock(&l->r));
 }
 
 void mpk_rlock_free(mpk_rlock_t *l) {

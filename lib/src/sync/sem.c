@@ -51,11 +51,16 @@ static bool valid(const mpk_sem_t *s) {
 }
 
 int mpk_sem_new(mpk_sem_t **out, unsigned value, int bounded) {
-  if (out == NULL || value > INT_MAX || (bounded != 0 && bounded != 1))
-    return MPK_EINVAL;
+  if (out == NULL)
+    return mpk__err_lit(MPK_EINVAL, "mpk_sem_new: s is NULL");
+  if (value > INT_MAX)
+    return mpk__errf(MPK_EINVAL, "semaphore value %u > INT_MAX", value);
+  if (bounded != 0 && bounded != 1)
+    return mpk__errf(MPK_EINVAL, "semaphore: bounded is %d, not 0 or 1",
+                     bounded);
   mpk_sem_t *s;
-  int r = mpk__rmutex_line_new(sizeof *s, offsetof(mpk_sem_t, gate),
-                               (void **)&s);
+  int r =
+      mpk__rmutex_line_new(sizeof *s, offsetof(mpk_sem_t, gate), (void **)&s);
   if (r != MPK_OK)
     return r;
   s->max = bounded ? value : (uint32_t)INT_MAX;
@@ -91,9 +96,7 @@ static int take_as_head(mpk_sem_t *s, const mpk__deadline *d) {
   }
 }
 
-int mpk_sem_acquire(mpk_sem_t *s, double timeout) {
-  if (!valid(s) || mpk__timeout_bad(timeout))
-    return MPK_EINVAL;
+static int acquire(mpk_sem_t *s, double timeout) {
   if (try_take(s))
     return MPK_OK;
   if (timeout == 0)
@@ -120,13 +123,23 @@ int mpk_sem_acquire(mpk_sem_t *s, double timeout) {
   return r;
 }
 
+int mpk_sem_acquire(mpk_sem_t *s, double timeout) {
+  if (!valid(s) || mpk__timeout_bad(timeout))
+    return mpk__err_lit(MPK_EINVAL, "mpk_sem_acquire: s is not a live "
+                                    "mpk_sem_t, or timeout is NaN");
+  return mpk__err_if(acquire(s, timeout));
+}
+
 int mpk_sem_release(mpk_sem_t *s) {
   if (!valid(s))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL, "mpk_sem_release: s is not a live "
+                                    "mpk_sem_t");
   uint32_t v = atomic_load_explicit(&s->value, memory_order_relaxed);
   do {
     if (v >= s->max)
-      return MPK_EOVERFLOW;
+      return mpk__err_lit(MPK_EOVERFLOW,
+                          "mpk_sem_release: a bounded "
+                          "semaphore released above its initial value");
     /* seq_cst: ordered before the read of sleepers below (see the top of
        the file); also a release for what we did before. */
   } while (!atomic_compare_exchange_weak_explicit(
@@ -138,7 +151,7 @@ int mpk_sem_release(mpk_sem_t *s) {
 
 int mpk_sem_value(mpk_sem_t *s) {
   if (!valid(s))
-    return MPK_EINVAL;
+    return mpk__err_lit(MPK_EINVAL, "mpk_sem_value: s is not a live mpk_sem_t");
   return (int)atomic_load_explicit(&s->value, memory_order_relaxed);
 }
 
