@@ -63,6 +63,23 @@ static void check_points(const app_json *doc, int rounds, int repeat) {
       CHECK(app_json_get(p, "noise_between")->type == APP_JSON_NUMBER);
     if (repeat >= 2)
       CHECK(app_json_get(p, "noise_within")->type == APP_JSON_NUMBER);
+    /* speedup and efficiency intervals: from 3 rounds on, around the
+       estimate; none for the serial point (the baseline) */
+    static const char *const iv[] = {"speedup", "efficiency"};
+    int serial = strcmp(app_json_get_str(p, "scaling", ""), "serial") == 0;
+    for (int k = 0; k < 2; k++) {
+      char lo[32], hi[32];
+      snprintf(lo, sizeof lo, "%s_lo", iv[k]);
+      snprintf(hi, sizeof hi, "%s_hi", iv[k]);
+      CHECK_MSG(has(p, lo) && has(p, hi), "point %zu lacks %s", i, lo);
+      if (n < 3 || serial) {
+        CHECK(app_json_get(p, lo)->type == APP_JSON_NULL);
+        continue;
+      }
+      double v = app_json_get_num(p, iv[k], NAN);
+      CHECK(app_json_get_num(p, lo, NAN) <= v);
+      CHECK(v <= app_json_get_num(p, hi, NAN));
+    }
   }
 }
 

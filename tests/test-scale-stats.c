@@ -3,7 +3,8 @@
  * answers: Yuen's test agrees with SciPy; a shift of 0, 3% and 10%; a
  * bimodal baseline; one outlier round; 1 and 2 rounds; 5 vs 5 rounds reach
  * Holm's level over 20 points; Holm's adjusted p-values; round medians,
- * within- and between-round noise; the rounds a target width needs. Every
+ * within- and between-round noise; the rounds a target width needs; the
+ * speedup interval's half-width on a hand-computed case. Every
  * input is fixed, so no assertion depends on timing or chance. */
 #include <gsl/gsl_cdf.h>
 
@@ -265,6 +266,46 @@ static void test_rounds_for_width(void) {
         0.025 * 1.05);
 }
 
+/* Rounds of 3 repeats whose medians have logs 0, .01, .02, .03, .04 (and
+   +0.1 for c): 20% trimming keeps h = 3, the winsorized sd is 0.01, so
+   se2 = 4 x 1e-4 / 6 a side, se = sqrt(2 se2), Welch df = 2 (h - 1) = 4
+   and the 95% half-width is t(0.975; 4) se = 2.7764451051978 x
+   0.0115470053838 = 0.0320596265775. */
+static void test_log_halfwidth(void) {
+  double tb[15], tc[15];
+  int rd[15];
+  for (int r = 0; r < 5; r++)
+    for (int k = 0; k < 3; k++) {
+      double f = k == 0 ? 0.97 : k == 1 ? 1.0 : 1.2; /* median: the middle */
+      tb[3 * r + k] = f * exp(0.01 * r);
+      tc[3 * r + k] = f * exp(0.01 * r + 0.1);
+      rd[3 * r + k] = 4 - r; /* any order of rounds */
+    }
+  scale_side sb, sc;
+  CHECK_EQ(scale_side_of_times(tb, rd, 15, &sb), 0);
+  CHECK_EQ(scale_side_of_times(tc, rd, 15, &sc), 0);
+  CHECK_EQ(sb.n, 5);
+  CHECK_EQ(sb.h, 3);
+  CHECK_NEAR(sb.center, 0.02, 1e-12);
+  CHECK_NEAR(sc.center - sb.center, 0.1, 1e-12);
+  CHECK_NEAR(sb.sw, 0.01, 1e-12);
+  double w = scale_log_halfwidth(&sb, &sc, 0.025);
+  CHECK_NEAR(w, 0.0320596265775, 1e-10);
+  scale_test t; /* the same interval as the regression check's */
+  CHECK_EQ(scale_test_pair(&sb, &sc, 0.05, 0.025, &t), 0);
+  CHECK_NEAR(log(t.hi / t.ratio), w, 1e-12);
+  CHECK_NEAR(log(t.ratio / t.lo), w, 1e-12);
+  /* undecidable and bad input */
+  CHECK_EQ(scale_side_of_times(tb, rd, 6, &sb), 0); /* 2 rounds */
+  CHECK(isnan(scale_log_halfwidth(&sb, &sc, 0.025)));
+  CHECK(isnan(scale_log_halfwidth(&sc, &sc, 0.0)));
+  CHECK(isnan(scale_log_halfwidth(NULL, &sc, 0.025)));
+  CHECK_EQ(scale_side_of_times(tb, rd, 0, &sb), -1);
+  CHECK_EQ(scale_side_of_times(NULL, rd, 3, &sb), -1);
+  tb[0] = -1.0;
+  CHECK_EQ(scale_side_of_times(tb, rd, 3, &sb), -1);
+}
+
 int main(void) {
   check_watchdog(60);
   CHECK_RUN(test_yuen_matches_scipy);
@@ -280,5 +321,6 @@ int main(void) {
   CHECK_RUN(test_identical_rounds);
   CHECK_RUN(test_round_medians_and_noise);
   CHECK_RUN(test_rounds_for_width);
+  CHECK_RUN(test_log_halfwidth);
   return check_done();
 }

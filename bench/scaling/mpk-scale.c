@@ -331,6 +331,7 @@ static void derive(scale_point *pts, int n) {
   for (int i = 0; i < n; i++) {
     scale_point *p = &pts[i];
     p->speedup = p->efficiency = p->karp_flatt = p->rate = NAN;
+    p->speedup_lo = p->speedup_hi = p->efficiency_lo = p->efficiency_hi = NAN;
     if (p->rc != MPK_OK)
       continue;
     double t = p->st.median;
@@ -351,6 +352,15 @@ static void derive(scale_point *pts, int n) {
       p->efficiency = app_efficiency(p->speedup, p->cores);
       p->karp_flatt = app_karp_flatt(p->speedup, p->cores);
     }
+    scale_side ss, sp;
+    if (p == s || scale_side_of_times(s->times, s->round, s->repeats, &ss) ||
+        scale_side_of_times(p->times, p->round, p->repeats, &sp))
+      continue;
+    double w = scale_log_halfwidth(&ss, &sp, 0.025); /* 95%, two-sided */
+    p->speedup_lo = p->speedup * exp(-w);
+    p->speedup_hi = p->speedup * exp(w);
+    p->efficiency_lo = p->efficiency * exp(-w);
+    p->efficiency_hi = p->efficiency * exp(w);
   }
 }
 

@@ -44,7 +44,7 @@ typedef struct {
   size_t size;             /* steps or elements */
   int rc;                  /* MPK_OK or the failure */
   char check[96];
-  double value; /* pi, or the imbalanced sum; NaN for square */
+  double value;  /* pi, or the imbalanced sum; NaN for square */
   int repeats;   /* times held (every round's) */
   double *times; /* every timed repeat, seconds (scale_point_reserve) */
   int *round;    /* the round each time was measured in */
@@ -54,6 +54,11 @@ typedef struct {
   double noise;  /* app_rel_noise */
   double noise_within, noise_between; /* scale_noise (scale_stats.h) */
   double speedup, efficiency, karp_flatt;
+  /* 95% intervals of speedup and efficiency: the estimate times
+     exp(-+w), w from Yuen's test of this point's round medians against
+     the serial point's (scale_log_halfwidth); NaN with fewer than
+     SCALE_MIN_ROUNDS rounds and for the serial point itself. */
+  double speedup_lo, speedup_hi, efficiency_lo, efficiency_hi;
   double rate;      /* steps/s, GB/s, elements/s */
   char launch[384]; /* MPI points: the command line; else "" */
 } scale_point;
@@ -70,8 +75,8 @@ void scale_key(char *key, size_t kcap, char *label, size_t lcap,
                const char *kernel, const char *scaling, const char *mode,
                const char *sched, double chunk, double ranks, double workers,
                double tpw, double size);
-void scale_point_key(const scale_point *p, char *key, size_t kcap,
-                     char *label, size_t lcap);
+void scale_point_key(const scale_point *p, char *key, size_t kcap, char *label,
+                     size_t lcap);
 
 /* Where a run came from: the machine and the build. Strings are "" and
    numbers -1 when not known (older files, unreadable /sys entries). */
@@ -134,10 +139,10 @@ void scale_runfile_free(scale_runfile *r);
 
 /* Options of the regression check. */
 typedef struct {
-  double threshold;   /* minimum effect, relative (default 0.05) */
-  double alpha;       /* family-wise level (default 0.05) */
-  int strict;         /* inconclusive fails too */
-  int allow_mismatch; /* compare runs whose provenance differs */
+  double threshold;     /* minimum effect, relative (default 0.05) */
+  double alpha;         /* family-wise level (default 0.05) */
+  int strict;           /* inconclusive fails too */
+  int allow_mismatch;   /* compare runs whose provenance differs */
   const char *out_stem; /* write STEM.json and STEM.csv, or NULL */
 } scale_cmp_opts;
 

@@ -40,17 +40,6 @@ static const char *fmt_pct(char *buf, size_t cap, double ratio) {
   return buf;
 }
 
-/* The round medians of e summarised into s. -1 when e has no usable time. */
-static int side_of(const scale_entry *e, scale_side *s) {
-  double *med = malloc((e->n ? (size_t)e->n : 1) * sizeof *med);
-  if (med == NULL)
-    return -1;
-  int k = scale_round_medians(e->times, e->round, e->n, med, e->n);
-  int rc = k >= 1 ? scale_side_of(med, k, s) : -1;
-  free(med);
-  return rc;
-}
-
 static const char *verdict_cell(char *buf, size_t cap, const scale_test *t) {
   if (t->verdict != SCALE_INCONCLUSIVE)
     snprintf(buf, cap, "%s", scale_verdict_name(t->verdict));
@@ -221,8 +210,9 @@ int scale_compare_runs(const scale_runfile *base, const char *base_name,
       missing++;
       continue;
     }
-    if (!b->ok || !c->ok || side_of(b, &sb[n]) != 0 ||
-        side_of(c, &sc[n]) != 0) {
+    if (!b->ok || !c->ok ||
+        scale_side_of_times(b->times, b->round, b->n, &sb[n]) != 0 ||
+        scale_side_of_times(c->times, c->round, c->n, &sc[n]) != 0) {
       failed++;
       continue;
     }

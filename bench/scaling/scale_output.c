@@ -267,6 +267,10 @@ static void write_point_json(FILE *f, const scale_point *p) {
     fprintf(f, ", \"%s\": ", names[i]);
     app_json_num(f, ok ? vals[i] : NAN);
   }
+  app_json_field(f, "speedup_lo", ok ? p->speedup_lo : NAN);
+  app_json_field(f, "speedup_hi", ok ? p->speedup_hi : NAN);
+  app_json_field(f, "efficiency_lo", ok ? p->efficiency_lo : NAN);
+  app_json_field(f, "efficiency_hi", ok ? p->efficiency_hi : NAN);
   fprintf(f,
           ", \"rate_unit\": \"%s\", \"value\": ", scale_rate_unit(p->kernel));
   app_json_num(f, ok ? p->value : NAN);
@@ -368,7 +372,8 @@ static int write_csv(const char *path, const scale_point *pts, int n) {
   fprintf(f, "kernel,scaling,mode,schedule,chunk,workers,threads_per_worker,"
              "cores,size,repeats,ok,median_s,min_s,max_s,q25_s,q75_s,"
              "rel_noise,speedup,efficiency,karp_flatt,rate,rate_unit,value,"
-             "ranks,rounds,noise_within,noise_between\n");
+             "ranks,rounds,noise_within,noise_between,speedup_lo,speedup_hi,"
+             "efficiency_lo,efficiency_hi\n");
   for (int i = 0; i < n; i++) {
     const scale_point *p = &pts[i];
     int ok = p->rc == 0;
@@ -388,7 +393,10 @@ static int write_csv(const char *path, const scale_point *pts, int n) {
       fputs(",", f);
     fprintf(f, ",%d,%d", p->ranks, ok ? p->rounds : 0);
     csv_num(f, ok ? p->noise_within : NAN);
-    csv_num(f, ok ? p->noise_between : NAN);
+    double iv[] = {p->noise_between, p->speedup_lo, p->speedup_hi,
+                   p->efficiency_lo, p->efficiency_hi};
+    for (size_t k = 0; k < sizeof iv / sizeof iv[0]; k++)
+      csv_num(f, ok ? iv[k] : NAN);
     fputs("\n", f);
   }
   int bad = ferror(f);

@@ -164,15 +164,9 @@ static int one_round(driver *d, int round, const unsigned char *sel) {
 
 /* The side summary of point p (its round medians); -1 if it has none. */
 static int side_of_point(const scale_point *p, scale_side *s) {
-  double *med = malloc((p->repeats ? (size_t)p->repeats : 1) * sizeof *med);
-  if (med == NULL)
-    return -1;
-  int k = p->rc == MPK_OK ? scale_round_medians(p->times, p->round, p->repeats,
-                                                med, p->repeats)
-                          : -1;
-  int rc = k >= 1 ? scale_side_of(med, k, s) : -1;
-  free(med);
-  return rc;
+  return p->rc == MPK_OK
+             ? scale_side_of_times(p->times, p->round, p->repeats, s)
+             : -1;
 }
 
 /* The rounds each point should get (>= c->rounds) under the budget. */
@@ -196,12 +190,7 @@ static void targets(driver *d, int *target) {
       for (int j = 0; j < c->baseline->n && e == NULL; j++)
         if (strcmp(c->baseline->e[j].key, d->keys[i]) == 0)
           e = &c->baseline->e[j];
-      double *med = e ? malloc((e->n ? (size_t)e->n : 1) * sizeof *med) : NULL;
-      int k =
-          med ? scale_round_medians(e->times, e->round, e->n, med, e->n) : -1;
-      int ok = k >= 1 && scale_side_of(med, k, &sb) == 0;
-      free(med);
-      if (!ok)
+      if (e == NULL || scale_side_of_times(e->times, e->round, e->n, &sb) != 0)
         continue;
       fixed = sb.n;
     } else {

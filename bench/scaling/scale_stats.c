@@ -41,6 +41,19 @@ int scale_side_of(const double *med, int n, scale_side *s) {
   return 0;
 }
 
+int scale_side_of_times(const double *times, const int *round, int n,
+                        scale_side *s) {
+  if (times == NULL || round == NULL || s == NULL || n < 1)
+    return -1;
+  double *med = malloc((size_t)n * sizeof *med);
+  if (med == NULL)
+    return -1;
+  int k = scale_round_medians(times, round, n, med, n);
+  int rc = k >= 1 ? scale_side_of(med, k, s) : -1;
+  free(med);
+  return rc;
+}
+
 double scale_side_se2(double sw, int n) {
   int h = n - 2 * trimmed_count(n);
   if (n < 2 || h < 2)
@@ -173,6 +186,14 @@ int scale_test_pair(const scale_side *b, const scale_side *c, double threshold,
   double p_high = upper(-zs, t->df); /* H0: d >= L */
   t->p_equiv = p_low > p_high ? p_low : p_high;
   return 0;
+}
+
+double scale_log_halfwidth(const scale_side *b, const scale_side *c,
+                           double alpha) {
+  scale_test t;
+  if (scale_test_pair(b, c, 0.05, alpha, &t) != 0 || !t.decidable)
+    return NAN;
+  return log(t.hi) - log(t.ratio);
 }
 
 int scale_holm(const double *p, size_t n, double *adj) {

@@ -58,6 +58,12 @@ double scale_side_se2(double sw, int n);
 int scale_round_medians(const double *times, const int *round, int n,
                         double *med, int cap);
 
+/* The side of times[0..n) measured in rounds round[0..n): their round
+   medians (scale_round_medians) summarised by scale_side_of. Returns 0, or
+   -1 on bad arguments, no usable time, or no memory. */
+int scale_side_of_times(const double *times, const int *round, int n,
+                        scale_side *s);
+
 /* Noise of one point, both as relative standard deviations (sd of log
    time): *within, pooled over rounds, of the repeats around their round's
    mean; *between, of the round medians. NaN where undefined (no round with
@@ -95,6 +101,15 @@ typedef struct {
    centers, NaN interval and p-values of 1. */
 int scale_test_pair(const scale_side *b, const scale_side *c, double threshold,
                     double alpha, scale_test *t);
+
+/* The half-width, in log ratio, of the two-sided (1 - 2 alpha) interval
+   of log(c / b) that scale_test_pair gives: t(1 - alpha; df) x se. An
+   estimate r of c / b (or of b / c) then has the interval
+   [r exp(-w), r exp(w)]. alpha in (0, 0.5); NaN when the pair is
+   undecidable (fewer than SCALE_MIN_ROUNDS rounds a side) or on bad
+   arguments. */
+double scale_log_halfwidth(const scale_side *b, const scale_side *c,
+                           double alpha);
 
 /* Holm's step-down adjusted p-values: adj[i] for p[i], n of them (adj may
    be p). Returns 0, or -1 on no memory. */
