@@ -8,6 +8,8 @@
 #   scale.rounds    rounds in processes, the JSON fields, A/B with two
 #                   copies of one binary, --max-time (bench-smoke)
 #   scale.results   scripts/make-results --quick end to end (bench-smoke)
+#   scale.render    scripts/render-results on a fixed input: intervals,
+#                   % of limit, oversubscription, efficiency > 100% (unit)
 #   scale.eval      bench/regress-eval at its smallest (bench-smoke)
 if(NOT TARGET mpk-scale)
   return()
@@ -27,6 +29,14 @@ if(TARGET mpk-bench-micro AND TARGET mpk-pi AND TARGET mpk-square)
       "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/mpi/lsan.supp:fast_unwind_on_malloc=0")
   endif()
   mpk_test(scale results LABELS bench-smoke TIMEOUT 200 ENV ${_results_env})
+endif()
+# scripts/render-results on a fixed input: intervals, % of limit,
+# oversubscription, efficiency above 100% (no measurement)
+find_program(_gnuplot gnuplot)
+if(_gnuplot)
+  add_test(NAME scale.render COMMAND python3
+    ${CMAKE_CURRENT_SOURCE_DIR}/test-render-results.py ${PROJECT_SOURCE_DIR})
+  set_tests_properties(scale.render PROPERTIES LABELS unit TIMEOUT 60)
 endif()
 if(EXISTS ${PROJECT_SOURCE_DIR}/bench/regress-eval)
   mpk_test(scale eval LABELS bench-smoke TIMEOUT 180
