@@ -10,10 +10,14 @@
 #   maxx      largest core count on the x axis
 #   phys      physical cores of the machine (the ideal speedup stops there)
 #   serial    serial median time in seconds (time plots; 0: none)
+#   over      1 when some point has more workers than phys: the region
+#             beyond phys is shaded and labelled oversubscribed
+# Speedup and efficiency points carry error bars (low, high: their 95%
+# intervals), time points bars from min to max.
 set terminal pngcairo size 960,520 font ",10" noenhanced
 set output outfile
 set title ttl
-set xlabel "cores used (workers x threads per worker)"
+set xlabel sprintf("workers (x threads per worker); the machine has %d physical cores", phys)
 set grid
 set key outside right top box
 set logscale x 2
@@ -21,17 +25,22 @@ set xrange [0.8:maxx * 1.25]
 set style line 99 lc rgb "black" dt 2 lw 1.5
 set pointsize 1.2
 ideal(x) = x < phys ? x : phys
+if (over) {
+  set object 1 rectangle from phys * 1.2, graph 0 to graph 1, graph 1 \
+    behind fillcolor rgb "#e8e8e8" fillstyle solid 1.0 noborder
+  set label 1 "oversubscribed" at phys * 1.25, graph 0.95 left textcolor rgb "#606060"
+}
 if (kind eq "speedup") {
   set ylabel "speedup over serial (same kernel)"
   set yrange [0:*]
-  plot for [i=0:n-1] datafile index i using 1:2 with linespoints lw 2 \
+  plot for [i=0:n-1] datafile index i using 1:2:3:4 with yerrorlines lw 2 \
          title word(titles, i + 1), \
-       ideal(x) with lines ls 99 title sprintf("ideal (cores, up to the %d physical)", phys)
+       ideal(x) with lines ls 99 title sprintf("ideal (workers, up to the %d physical cores)", phys)
 } else {
   if (kind eq "efficiency") {
-    set ylabel "parallel efficiency (speedup / cores)"
+    set ylabel "parallel efficiency (speedup / workers)"
     set yrange [0:1.25]
-    plot for [i=0:n-1] datafile index i using 1:2 with linespoints lw 2 \
+    plot for [i=0:n-1] datafile index i using 1:2:3:4 with yerrorlines lw 2 \
            title word(titles, i + 1), \
          (x <= phys ? 1 : phys / x) with lines ls 99 title "ideal"
   } else {

@@ -1,7 +1,7 @@
 /* apps.kernels: the kernel library of mpk-pi, mpk-square and mpk-scale
  * (apps/common): the SIMD pi kernel's determinism across ISA variants, the
  * sub-block sum, Monte Carlo streams, square, the imbalanced ramp, GSL
- * statistics, the regression rule, option parsers (and the options the apps
+ * statistics, option parsers (and the options the apps
  * share: app_opts, the mode plan), the JSON reader/writer, the mode table,
  * and the serial and OpenMP runners. Pool modes are in
  * apps.pool. */
@@ -211,29 +211,6 @@ static void test_stats(void) {
   CHECK_NEAR(app_karp_flatt(4.0, 4), 0.0, 1e-15);       /* perfect */
   CHECK_NEAR(app_karp_flatt(1.0, 4), 1.0, 1e-15);       /* all serial */
   CHECK_NEAR(app_karp_flatt(2.0, 4), 1.0 / 3.0, 1e-15); /* Amdahl f = 1/3 */
-}
-
-static void test_regression_rule(void) {
-  app_regress_rule r = {APP_REGRESS_K, APP_REGRESS_FLOOR};
-  double tol;
-  /* quiet runs: the floor decides */
-  CHECK_EQ(app_regressed(&r, 1.0, 0.0, 1.04, 0.0, &tol), 0);
-  CHECK_NEAR(tol, 0.05, 0);
-  CHECK_EQ(app_regressed(&r, 1.0, 0.0, 1.06, 0.0, &tol), 1);
-  /* noisy runs: k x the larger noise */
-  CHECK_EQ(app_regressed(&r, 1.0, 0.1, 1.25, 0.02, &tol), 0);
-  CHECK_NEAR(tol, 0.3, 1e-15);
-  CHECK_EQ(app_regressed(&r, 1.0, 0.02, 1.31, 0.1, &tol), 1);
-  /* equal and faster never regress */
-  CHECK_EQ(app_regressed(&r, 1.0, 0.0, 1.0, 0.0, NULL), 0);
-  CHECK_EQ(app_regressed(&r, 1.0, 0.0, 0.01, 0.0, NULL), 0);
-  /* much slower always does; unusable numbers never do */
-  CHECK_EQ(app_regressed(&r, 0.01, 0.5, 1.0, 0.5, NULL), 1);
-  CHECK_EQ(app_regressed(&r, NAN, 0, 1.0, 0, NULL), 0);
-  CHECK_EQ(app_regressed(&r, 1.0, NAN, 1.01, INFINITY, &tol), 0);
-  CHECK_NEAR(tol, 0.05, 0);
-  app_regress_rule strict = {0, 0};
-  CHECK_EQ(app_regressed(&strict, 1.0, 0.5, 1.0000001, 0.5, NULL), 1);
 }
 
 static void test_cli_parsers(void) {
@@ -723,7 +700,6 @@ int main(void) {
   CHECK_RUN(test_square_kernels);
   CHECK_RUN(test_imbalanced_ramp);
   CHECK_RUN(test_stats);
-  CHECK_RUN(test_regression_rule);
   CHECK_RUN(test_cli_parsers);
   CHECK_RUN(test_app_opts);
   CHECK_RUN(test_plan_modes);

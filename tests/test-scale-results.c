@@ -1,8 +1,10 @@
 /* scale.results: `scripts/make-results --quick` end to end into a temporary
- * directory (never the real RESULTS.md): it runs mpk-topo, mpk-scale,
- * mpk-bench-micro with bench/micro/ratios, mpk-pi and mpk-square from the
- * build directory, then renders RESULTS.md with its tables, the exact
- * commands and PNG plots; and it refuses bad arguments. */
+ * directory (never the real RESULTS.md): it runs mpk-topo, mpk-scale and
+ * mpk-bench-micro (with its limit benchmarks) with bench/micro/ratios
+ * from the build directory, then renders RESULTS.md with its headline
+ * tables (rows of the sweep), intervals, physical limits, the exact
+ * commands and PNG plots; and it refuses bad arguments. The renderer's
+ * numbers on a fixed input are checked by scale.render. */
 #include "test-scale-util.h"
 
 static void test_quick_run(void) {
@@ -29,12 +31,16 @@ static void test_quick_run(void) {
                                      "## Versions",
                                      "## Commands",
                                      "bench/scaling/mpk-scale --workers 1,2",
-                                     "apps/mpk-pi/mpk-pi --mode all",
+                                     "## How to read the numbers",
+                                     "## Physical limits",
+                                     "| STREAM copy",
+                                     "double divide",
                                      "## Headline: pi",
-                                     "| serial | naive |",
-                                     "| omp | naive |",
-                                     "| pool | simd |",
+                                     "| serial | 1 |",
+                                     "| % of divider |",
+                                     "| pool | 2 |",
                                      "## Headline: square map",
+                                     "| % of bandwidth |",
                                      "| threads |",
                                      "## Scaling",
                                      "(./pi-speedup.png)",
@@ -43,19 +49,19 @@ static void test_quick_run(void) {
                                      "cpu_count"};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
     CHECK_MSG(strstr(text, want[i]) != NULL, "RESULTS.md lacks '%s'", want[i]);
-  CHECK(strstr(text, "(pi.json missing") == NULL);
+  CHECK(strstr(text, "(micro.json missing") == NULL);
   CHECK(strstr(text, "(micro-ratios.md missing") == NULL);
   free(text);
-  static const char *const files[] = {
-      "scaling.json", "scaling.csv", "topo.json",    "micro.json",
-      "pi.json",      "square.json", "commands.txt", "meta.json"};
+  static const char *const files[] = {"scaling.json", "scaling.csv",
+                                      "topo.json",    "micro.json",
+                                      "commands.txt", "meta.json"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     snprintf(path, sizeof path, "%s/%s", dir, files[i]);
     CHECK_MSG(access(path, R_OK) == 0, "%s missing", path);
   }
   snprintf(path, sizeof path, "%s/commands.txt", dir);
   char *cmds = slurp(path);
-  CHECK(cmds && count_lines(cmds) == 6);
+  CHECK(cmds && count_lines(cmds) == 4);
   free(cmds);
   snprintf(path, sizeof path, "%s/square-efficiency.png", dir);
   CHECK(is_png(path));

@@ -136,7 +136,8 @@ static void test_render(void) {
                                      "(./pi-speedup.png)",
                                      "(./square-time.png)",
                                      "omp/dynamic",
-                                     "(pi.json missing: not run)",
+                                     "## Headline: pi",
+                                     "(micro.json missing or without limit",
                                      "## Micro-benchmark ratios"};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
     CHECK_MSG(strstr(text, want[i]) != NULL, "RESULTS.md lacks '%s'", want[i]);
@@ -173,7 +174,13 @@ static void test_bad_options(void) {
   expect_usage_error("--pi-steps", "1e99", NULL);
   expect_usage_error("--name", "a/b", NULL);
   expect_usage_error("--threads-per-worker", "1", NULL);
-  expect_usage_error("--noise-k", "-1", NULL);
+  expect_usage_error("--noise-k", "3", NULL); /* the old rule is gone */
+  expect_usage_error("--rounds", "0", NULL);
+  expect_usage_error("--threshold", "0", NULL);
+  expect_usage_error("--alpha", "0.5", NULL);
+  expect_usage_error("--seed", "-1", NULL);
+  expect_usage_error("--max-time", "0", NULL);
+  expect_usage_error("--compare-micro", "a.json", NULL);
   expect_usage_error("--compare", "x.json", NULL);
   expect_usage_error("--bogus", NULL, NULL);
   expect_usage_error("--repeat", NULL, NULL);

@@ -1,5 +1,5 @@
-/* app_stats.c - statistics of repeated timings, scaling metrics and the
- * regression rule. See app_stats.h. */
+/* app_stats.c - statistics of repeated timings and scaling metrics. See
+ * app_stats.h. */
 #include "app_stats.h"
 
 #include <gsl/gsl_sort.h>
@@ -59,24 +59,4 @@ double app_karp_flatt(double speedup, int p) {
     return NAN;
   double ip = 1.0 / p;
   return (1.0 / speedup - ip) / (1.0 - ip);
-}
-
-double app_regress_tolerance(const app_regress_rule *r, double noise_base,
-                             double noise_cur) {
-  double nb = isfinite(noise_base) && noise_base > 0 ? noise_base : 0.0;
-  double nc = isfinite(noise_cur) && noise_cur > 0 ? noise_cur : 0.0;
-  double t = r->k * (nb > nc ? nb : nc);
-  return t > r->floor ? t : r->floor;
-}
-
-int app_regressed(const app_regress_rule *r, double median_base,
-                  double noise_base, double median_cur, double noise_cur,
-                  double *tol) {
-  double t = app_regress_tolerance(r, noise_base, noise_cur);
-  if (tol)
-    *tol = t;
-  if (!isfinite(median_base) || !isfinite(median_cur) || !(median_base > 0.0) ||
-      !(median_cur > 0.0))
-    return 0;
-  return median_cur > median_base * (1.0 + t);
 }

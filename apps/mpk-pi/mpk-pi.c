@@ -444,10 +444,24 @@ static void print_table(const row *rows, int n, const options *o,
     print_num(d.vs_omp, 2, 0);
     putchar('\n');
   }
-  if (o->method == APP_METHOD_MIDPOINT)
-    printf("simd kernel: %s variant; speedup: vs serial with the same kernel; "
-           "vs omp: vs the naive OpenMP loop\n",
-           app_pi_simd_isa());
+  printf(
+      "columns:\n"
+      "  kernel        naive: the plain loop; simd: the vectorised one "
+      "(%s variant)\n"
+      "  workers       processes or threads (hybrid: processes x threads)\n"
+      "  abs error     |pi - M_PI|\n"
+      "  time [s]      median wall time of the runs\n"
+      "  ns/step/core  time x cores used / steps, in ns: what one step costs "
+      "one core\n"
+      "                (flat across modes: no overhead; the divider "
+      "bounds it from below)\n"
+      "  speedup       the serial row of the same kernel's time / this "
+      "row's\n"
+      "  efficiency    speedup / workers (1.00: every core fully used)\n"
+      "  vs omp        the naive OpenMP loop's time (omp, naive) / this "
+      "row's:\n"
+      "                > 1 is faster than plain `#pragma omp parallel for`\n",
+      o->method == APP_METHOD_MIDPOINT ? app_pi_simd_isa() : "-");
   for (int i = 0; i < n; i++) {
     const row *r = &rows[i];
     if (r->rc != MPK_OK || r->rank_workers == NULL)

@@ -1,7 +1,13 @@
-/* scale.h - mpk-scale, the scaling driver: shared types of its four parts,
- * the sweep (mpk-scale.c), the writers (scale_output.c), the regression
- * check (scale_compare.c) and the ranks x workers points run under mpirun
- * (scale_mpi.c).
+/* scale.h - mpk-scale, the scaling driver: shared types of its parts, the
+ * sweep and its rounds (mpk-scale.c), the writers and the provenance
+ * (scale_output.c), the result-file readers (scale_read.c), the regression
+ * check (scale_compare.c, on the statistics of scale_stats.h) and the ranks
+ * x workers points run under mpirun (scale_mpi.c, which also runs the
+ * children of the rounds).
+ *
+ * Safety: the readers, the key and the statistics are MT-safe (no shared
+ * state); the writers, scale_compare_* and scale_prov_* print on stdio
+ * streams; scale_run_child forks (call it from one thread).
  */
 #ifndef MPK_SCALE_H
 #define MPK_SCALE_H
@@ -14,7 +20,7 @@
 #include "app_stats.h"
 #include "mpk/pool.h"
 
-#define SCALE_MAX_REPEAT 100
+#define SCALE_MAX_REPEAT 100 /* --repeat: timed runs per point per round */
 #define SCALE_MAX_WORKERS 64 /* entries of --workers */
 
 typedef enum { K_PI, K_SQUARE, K_IMB, K_COUNT } scale_kernel;
@@ -38,25 +44,142 @@ typedef struct {
   size_t size;             /* steps or elements */
   int rc;                  /* MPK_OK or the failure */
   char check[96];
-  double value; /* pi, or the imbalanced sum; NaN for square */
-  int repeats;
-  double times[SCALE_MAX_REPEAT];
-  app_stats st;
-  double noise; /* app_rel_noise */
+  double value;  /* pi, or the imbalanced sum; NaN for square */
+  int repeats;   /* times held (every round's) */
+  double *times; /* every timed repeat, seconds (scale_point_reserve) */
+  int *round;    /* the round each time was measured in */
+  int cap;       /* of times and round */
+  int rounds;    /* rounds that measured the point */
+  app_stats st;  /* over every time */
+  double noise;  /* app_rel_noise */
+  double noise_within, noise_between; /* scale_noise (scale_stats.h) */
   double speedup, efficiency, karp_flatt;
+  /* 95% intervals of speedup and efficiency: the estimate times
+     exp(-+w), w from Yuen's test of this point's round medians against
+     the serial point's (scale_log_halfwidth); NaN with fewer than
+     SCALE_MIN_ROUNDS rounds and for the serial point itself. */
+  double speedup_lo, speedup_hi, efficiency_lo, efficiency_hi;
   double rate;      /* steps/s, GB/s, elements/s */
   char launch[384]; /* MPI points: the command line; else "" */
 } scale_point;
+
+/* Room for n times in p (times[0..n), round[0..n)). 0, or -1 on no
+   memory. */
+int scale_point_reserve(scale_point *p, int n);
+void scale_point_free(scale_point *p); /* the arrays; p stays valid */
+
+/* The key points are matched by across runs (kernel, scaling, mode,
+   schedule, chunk, ranks, workers, threads per worker, size) and a label
+   for people, from the point's fields as a JSON file holds them. */
+void scale_key(char *key, size_t kcap, char *label, size_t lcap,
+               const char *kernel, const char *scaling, const char *mode,
+               const char *sched, double chunk, double ranks, double workers,
+               double tpw, double size);
+void scale_point_key(const scale_point *p, char *key, size_t kcap, char *label,
+                     size_t lcap);
+
+/* Where a run came from: the machine and the build. Strings are "" and
+   numbers -1 when not known (older files, unreadable /sys entries). */
+typedef struct {
+  char hostname[128], kernel[128], cpu_model[256], allowed[256];
+  char governor[64];
+  int cores, pus, cpu_count;
+  double load_start[3], load_end[3]; /* NaN: unknown */
+  char mpk[32], compiler[160], c_flags[512], build_type[32];
+  char git_commit[48];
+  int git_dirty; /* 1, 0, -1 unknown */
+  char openmp[16], gsl[16], hwloc[32], simd_isa[32];
+} scale_prov;
+
+/* This process: the machine now (load_end is the load average now,
+   load_start NaN) and this binary's build (baked in at build time). */
+void scale_prov_here(scale_prov *p);
+
+/* The differences between two runs' provenance that make them not
+   comparable (CPU model, cores, PUs, allowed cpuset, compiler, compiler
+   flags, build type), one line each on out prefixed "mismatch: ", then the
+   ones that are only reported (host, kernel, governor, mpk version, git
+   commit and dirty flag) prefixed "note: ". A field unknown on either side
+   is not compared. Returns the number of mismatches. */
+int scale_prov_diff(const scale_prov *base, const scale_prov *cand, FILE *out);
+
+/* One point of a result file, as the comparison and the merging of rounds
+   read it. */
+typedef struct {
+  char key[208], label[160];
+  int ok;
+  char check[96];
+  double value;
+  char launch[384];
+  int n;         /* times */
+  double *times; /* seconds */
+  int *round;    /* the round of each time */
+} scale_entry;
+
+/* A result file: an mpk-scale JSON file or a Google Benchmark JSON file. */
+typedef struct {
+  scale_entry *e;
+  int n;
+  scale_prov prov;
+  int micro; /* Google Benchmark: each repetition is a round */
+} scale_runfile;
+
+/* Read an mpk-scale result file (format 1 files without round indices are
+   one round). Returns 0, or -1 after printing the reason on stderr. */
+int scale_read_run(const char *path, scale_runfile *r);
+
+/* Read Google Benchmark JSON (--benchmark_out, with
+   --benchmark_repetitions=N and without
+   --benchmark_report_aggregates_only): one entry per benchmark, one time
+   (real time per iteration, seconds) per repetition. Returns 0, or -1 after
+   printing the reason on stderr. */
+int scale_read_micro(const char *path, scale_runfile *r);
+
+void scale_runfile_free(scale_runfile *r);
+
+/* Options of the regression check. */
+typedef struct {
+  double threshold;     /* minimum effect, relative (default 0.05) */
+  double alpha;         /* family-wise level (default 0.05) */
+  int strict;           /* inconclusive fails too */
+  int allow_mismatch;   /* compare runs whose provenance differs */
+  const char *out_stem; /* write STEM.json and STEM.csv, or NULL */
+} scale_cmp_opts;
+
+#define SCALE_THRESHOLD 0.05
+#define SCALE_ALPHA 0.05
+
+/* Compare run `cand` with run `base` (names for the output): the
+   provenance check (exit 2 on a mismatch unless allowed), one table row per
+   common point, a line beginning "REGRESSED " per regressed point, a
+   summary line, and the STEM files. Returns 0 (nothing regressed, and with
+   strict nothing inconclusive), 1 (a regression; with strict also an
+   inconclusive point), 2 (no point in common, provenance mismatch, a file
+   not written: printed on stderr). */
+int scale_compare_runs(const scale_runfile *base, const char *base_name,
+                       const scale_runfile *cand, const char *cand_name,
+                       const scale_cmp_opts *o, FILE *out);
+
+/* The same on two files: mpk-scale files, or with micro Google Benchmark
+   files. Unreadable input is 2. */
+int scale_compare_files(const char *base, const char *cand, int micro,
+                        const scale_cmp_opts *o, FILE *out);
 
 /* Everything the output files record besides the points. */
 typedef struct {
   const char *command; /* argv joined */
   int repeat;
+  int rounds;            /* rounds asked for (--rounds) */
+  unsigned long seed;    /* of the shuffled orders */
+  int process_per_round; /* each round ran in its own process */
+  double max_time;       /* --max-time, 0 if not given */
+  const char *against;   /* the other mpk-scale of an A/B run, or NULL */
+  const char *side;      /* "candidate" or "baseline" of an A/B run, or NULL */
   const char *kernels, *modes, *workers, *scalings, *schedules; /* as given */
   const char *ranks, *rank_workers; /* MPI points, or NULL */
   uint64_t pi_steps, square_n, imb_n, imb_chunk;
   int tpw;
-  app_regress_rule rule; /* used by --baseline */
+  double threshold, alpha; /* of the regression check */
 } scale_config;
 
 /* A point's mode name: the mode table's, and "mpi" for MPI points (mpk-scale
@@ -90,18 +213,28 @@ void scale_mpi_measure(const scale_mpi *m, scale_point *p, int repeat);
    "elements/s". */
 const char *scale_rate_unit(scale_kernel k);
 
-/* Write DIR/NAME.json and DIR/NAME.csv (DIR is created, with parents).
-   Returns 0, or -1 after printing the reason on stderr. */
-int scale_write(const char *dir, const char *name, const scale_config *cfg,
-                const scale_point *pts, int n);
+/* mkdir -p dir. 0, or -1 with errno set. */
+int scale_make_dirs(const char *dir);
 
-/* Compare the points of the JSON run `current` (a file) or of pts (when
-   current is NULL) with the JSON file `baseline` under the rule; print one
-   line per regressed point and a summary on `out`. Returns 0 (no
-   regression), 1 (at least one), 2 (a file cannot be read or parsed, or no
-   point in common: printed on stderr). */
-int scale_compare(const char *baseline, const char *current,
-                  const scale_point *pts, int n, const app_regress_rule *rule,
-                  FILE *out);
+/* Write DIR/NAME.json and DIR/NAME.csv (DIR is created, with parents), with
+   provenance prov (NULL: scale_prov_here). Returns 0, or -1 after printing
+   the reason on stderr. */
+int scale_write(const char *dir, const char *name, const scale_config *cfg,
+                const scale_prov *prov, const scale_point *pts, int n);
+
+/* Run argv (argv[0] a path or a name looked up in PATH) in its own process
+   group, stdin /dev/null, stdout and the tail of stderr captured; at
+   timeout seconds the group gets SIGTERM, 5 s later SIGKILL. */
+#define SCALE_ERR_KEEP 4096
+typedef struct {
+  char *out; /* stdout, NUL-terminated (malloc'd; free it) */
+  size_t out_len;
+  char err[SCALE_ERR_KEEP]; /* the last bytes of stderr */
+  size_t err_len;
+  int status;    /* waitpid status */
+  int timed_out; /* killed at the deadline */
+  int sys_errno; /* a pipe / fork / pidfd failure (nothing ran) */
+} scale_child;
+void scale_run_child(char *const argv[], double timeout, scale_child *c);
 
 #endif

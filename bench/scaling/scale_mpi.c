@@ -19,8 +19,8 @@
 #include "mpk/error.h"
 #include "scale.h"
 
-#define OUT_CAP (1u << 20) /* mpk-pi's JSON is a few hundred bytes */
-#define ERR_KEEP 4096      /* the tail of stderr kept for messages */
+#define OUT_CAP (1u << 20)      /* mpk-pi's JSON is a few hundred bytes */
+#define ERR_KEEP SCALE_ERR_KEEP /* the tail of stderr kept for messages */
 #define MAX_ARGS 96
 
 static double now_s(void) {
@@ -29,19 +29,8 @@ static double now_s(void) {
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* What one child run gave. */
-typedef struct {
-  char *out; /* stdout, NUL-terminated (malloc'd) */
-  size_t out_len;
-  char err[ERR_KEEP]; /* the last bytes of stderr, NUL-terminated */
-  size_t err_len;
-  int status;    /* waitpid status */
-  int timed_out; /* killed at the deadline */
-  int sys_errno; /* a pipe / fork / pidfd failure (nothing ran) */
-} child_run;
-
 /* Append n bytes to the tail buffer, keeping its last ERR_KEEP - 1. */
-static void keep_tail(child_run *c, const char *b, size_t n) {
+static void keep_tail(scale_child *c, const char *b, size_t n) {
   if (n >= ERR_KEEP - 1) {
     memcpy(c->err, b + n - (ERR_KEEP - 1), ERR_KEEP - 1);
     c->err_len = ERR_KEEP - 1;
@@ -58,7 +47,7 @@ static void keep_tail(child_run *c, const char *b, size_t n) {
 }
 
 /* Read what fd has; 0 at EOF (fd closed), 1 otherwise. */
-static int drain(child_run *c, int fd, int is_out, size_t *cap) {
+static int drain(scale_child *c, int fd, int is_out, size_t *cap) {
   char buf[4096];
   ssize_t r = read(fd, buf, sizeof buf);
   if (r < 0)
@@ -84,10 +73,9 @@ static int drain(child_run *c, int fd, int is_out, size_t *cap) {
   return 1;
 }
 
-/* Run argv in its own process group with stdin /dev/null and stdout, stderr
-   captured. At `timeout` seconds the group gets SIGTERM (mpirun then stops
-   its ranks), 5 s later SIGKILL. Returns when the child is reaped. */
-static void run_child(char *const argv[], double timeout, child_run *c) {
+/* See scale.h. SIGTERM at the timeout lets mpirun stop its ranks. Returns
+   when the child is reaped. */
+void scale_run_child(char *const argv[], double timeout, scale_child *c) {
   memset(c, 0, sizeof *c);
   size_t cap = 4096;
   c->out = malloc(cap);
@@ -200,8 +188,8 @@ static void last_line(const char *s, char *buf, size_t cap) {
 
 int scale_mpi_probe(scale_mpi *m, char *err, size_t cap) {
   char *argv[] = {(char *)m->mpirun, "--version", NULL};
-  child_run c;
-  run_child(argv, 30, &c);
+  scale_child c;
+  scale_run_child(argv, 30, &c);
   int ok = c.sys_errno == 0 && !c.timed_out && WIFEXITED(c.status) &&
            WEXITSTATUS(c.status) == 0;
   if (ok) {
@@ -284,7 +272,14 @@ static void fail(scale_point *p, int rc, const char *msg) {
 void scale_mpi_measure(const scale_mpi *m, scale_point *p, int repeat) {
   char *argv[MAX_ARGS], store[8][32], extra[1024], line[160], msg[200];
   snprintf(p->check, sizeof p->check, "ok");
+  if (scale_point_reserve(p, repeat) != 0) {
+    fail(p, MPK_ENOMEM, "out of memory");
+    return;
+  }
   p->repeats = repeat;
+  p->rounds = 1;
+  for (int i = 0; i < repeat; i++)
+    p->round[i] = 0;
   snprintf(extra, sizeof extra, "%s", m->extra ? m->extra : "");
   int argc = build_argv(m, p, repeat, argv, store, extra);
   if (argc < 0) {
@@ -301,8 +296,8 @@ void scale_mpi_measure(const scale_mpi *m, scale_point *p, int repeat) {
       break;
     len += (size_t)w;
   }
-  child_run c;
-  run_child(argv, m->timeout, &c);
+  scale_child c;
+  scale_run_child(argv, m->timeout, &c);
   last_line(c.err, line, sizeof line);
   if (c.sys_errno != 0) {
     snprintf(msg, sizeof msg, "cannot launch mpirun: %s",
