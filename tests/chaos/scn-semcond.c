@@ -8,8 +8,8 @@
  *   asleep     in its futex wait: the value ends at 0;
  *   waketake   in the instant after a release woke it, before it took the
  *              unit (sometimes the leader takes the unit in between): the
- *              unit stays free (mpk_sem_release documents this window),
- *              so the value ends at 1 (0 if the leader took it);
+ *              dead never took it, so the unit stays free and the value
+ *              ends at 1 (0 if the leader took it);
  *   stepped    0-6000 instructions into its acquire, racing a woken
  *              survivor for a unit: the value ends at 0 or 1.
  *

@@ -8,7 +8,7 @@
  * The code says what kind of failure it was; mpk_errmsg() says what was
  * wrong ("cpuset '7-3': range end before start", "workers 2000 >
  * MPK_POOL_MAX_WORKERS (1024)", "fork: Resource temporarily unavailable
- * (EAGAIN)", "worker 1 (pid 1234) killed by signal 9 (Killed)").
+ * (EAGAIN)", "worker 1 (pid 1234) killed by signal 9 (SIGKILL)").
  */
 #ifndef MPK_ERROR_H
 #define MPK_ERROR_H

@@ -555,13 +555,13 @@ void mpk__set_last_error(mpk_pool_t *p, const mpk__failure *f);
 
 /* Record f as the calling thread's mpk_errmsg ("map: task returned 7 at
    element 5 (worker 1, pid 1234)", "worker 1 (pid 1234) killed by signal 9
-   (Killed) during mpk_pool_for, chunk at index 40") and return f->code.
+   (SIGKILL) during mpk_pool_for, chunk at index 40") and return f->code.
    `p` gives task_timeout for MPK_ETIMEDOUT (may be NULL). */
 int mpk__failure_errf(const mpk_pool_t *p, const mpk__failure *f);
 
 /* Describe how worker `id` (pid, 0: unknown) ended, ec its exit code
    (>= 0) or -signal, into buf: "worker 1 (pid 1234) killed by signal 9
-   (Killed)" / "worker 1 (pid 1234) exited with status 3". */
+   (SIGKILL)" / "worker 1 (pid 1234) exited with status 3". */
 void mpk__worker_end_str(char *buf, size_t cap, int id, int pid, int ec);
 
 /* call.c ------------------------------------------------------------------
