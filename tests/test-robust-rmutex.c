@@ -113,6 +113,72 @@ static void test_sleeper_woken_by_death(void) {
   mpk_shm_free(s);
 }
 
+/* Until *n reaches v (a hang guard only). */
+static void wait_count(_Atomic uint32_t *n, uint32_t v) {
+  double t0 = check_now();
+  while (atomic_load(n) != v) {
+    CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "count %u, want %u",
+              (unsigned)atomic_load(n), (unsigned)v);
+    check_sleep(0.0005);
+  }
+}
+
+static int child_wait_forever(void *arg) {
+  struct shared_lock *s = arg;
+  mpk__rmutex_lock_forever(&s->m); /* killed asleep */
+  return 3;
+}
+
+static void *thread_take_release(void *arg) {
+  struct shared_lock *s = arg;
+  CHECK_OK(mpk__rmutex_lock_forever(&s->m));
+  s->counter++;
+  CHECK_OK(mpk__rmutex_unlock(&s->m));
+  return NULL;
+}
+
+/* FUTEX_WAITERS and `sleepers`: a contended hand-over ends with the word
+   back at 0 (the next take is the fast one); a waiter killed while counted
+   leaves the bit for good, and the lock goes on working, waking a later
+   sleeper. */
+static void test_waiters_bit(void) {
+  struct shared_lock *s = new_shared();
+  CHECK_OK(mpk__rmutex_lock_forever(&s->m));
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, thread_take_release, s) == 0);
+  wait_count(&s->m.sleepers, 1); /* counted: it sets the bit, then sleeps */
+  CHECK_OK(mpk__rmutex_unlock(&s->m));
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK_EQ(s->counter, 1);
+  CHECK_EQ(atomic_load(&s->m.sleepers), 0);
+  CHECK_EQ(atomic_load(&s->m.word), 0); /* taken without the bit */
+  CHECK(mpk__rmutex_trylock_fast(&s->m));
+  CHECK_OK(mpk__rmutex_unlock(&s->m));
+
+  CHECK_OK(mpk__rmutex_lock_forever(&s->m));
+  pid_t pid = check_fork(child_wait_forever, s);
+  wait_count(&s->m.sleepers, 1);
+  double t0 = check_now();
+  while (!(atomic_load(&s->m.word) & FUTEX_WAITERS)) { /* then it sleeps */
+    CHECK(check_now() - t0 < CHECK_HANG_S);
+    check_sleep(0.0005);
+  }
+  kill(pid, SIGKILL);
+  reap_killed(pid);
+  CHECK_EQ(atomic_load(&s->m.sleepers), 1); /* never uncounted */
+  CHECK_OK(mpk__rmutex_unlock(&s->m));
+  CHECK_EQ(atomic_load(&s->m.word), FUTEX_WAITERS);
+  CHECK(!mpk__rmutex_trylock_fast(&s->m));
+  CHECK_OK(mpk__rmutex_lock_forever(&s->m)); /* the slow path keeps the bit */
+  CHECK_EQ(atomic_load(&s->m.word) & FUTEX_WAITERS, FUTEX_WAITERS);
+  CHECK(pthread_create(&t, NULL, thread_take_release, s) == 0);
+  wait_count(&s->m.sleepers, 2);
+  CHECK_OK(mpk__rmutex_unlock(&s->m)); /* wakes the thread */
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK_EQ(s->counter, 2);
+  mpk_shm_free(s);
+}
+
 static int child_destroy_held_then_die(void *arg) {
   struct shared_lock *s = arg;
   mpk__rmutex *tmp = mpk_shm_alloc(sizeof *tmp);
@@ -215,6 +281,7 @@ int main(void) {
   CHECK_RUN(test_other_process_and_owner_dead);
   CHECK_RUN(test_sleeper_woken_by_death);
   CHECK_RUN(test_destroy_while_held);
+  CHECK_RUN(test_waiters_bit);
   CHECK_RUN(test_threads);
   CHECK_RUN(test_spin_policy);
   return check_done();

@@ -79,19 +79,33 @@ int mpk__rmutex_lock_slow(mpk__rmutex *m, const mpk__deadline *d) {
   h->list_op_pending = (struct robust_list *)(void *)&m->next;
   atomic_signal_fence(memory_order_seq_cst);
   mpk__spin sp = MPK__SPIN_INIT(d);
-  bool slept = false;
+  bool counted = false; /* in m->sleepers */
   int rc;
   uint32_t old = atomic_load_explicit(&m->word, memory_order_relaxed);
   for (;;) {
     if ((old & FUTEX_TID_MASK) == 0) {
-      /* Free, perhaps with OWNER_DIED. Keep FUTEX_WAITERS if it was set,
-         and set it if we slept: others may still sleep, and our release
-         must wake one of them. */
+      /* Free, perhaps with OWNER_DIED. Take it with FUTEX_WAITERS while
+         anyone else is counted in `sleepers` (asleep, or woken and not yet
+         holding it): our release must wake one of them, whatever became of
+         the wake-up that let us in. Nobody counted: take it without the
+         bit, so its release is the fast one again. A sleeper counted after
+         this read sets the bit itself before it sleeps, on the held word.
+       */
+      uint32_t mine = counted ? 1u : 0u;
       uint32_t want =
-          tid | (old & FUTEX_WAITERS) | (slept ? FUTEX_WAITERS : 0u);
+          tid | (atomic_load(&m->sleepers) > mine ? FUTEX_WAITERS : 0u);
+      /* seq_cst: ordered before the re-check of `sleepers` below */
       if (atomic_compare_exchange_weak_explicit(&m->word, &old, want,
-                                                memory_order_acquire,
+                                                memory_order_seq_cst,
                                                 memory_order_relaxed)) {
+        /* The read above may be stale: a sleeper counted, woken and still
+           on its way in may have arrived while this thread was preempted
+           before the CAS (the word went through another hold in between).
+           Re-check now that the lock is ours: a sleeper this misses was
+           counted after our CAS, so its own seq_cst re-read of the word
+           sees us holding it and it sets the bit itself. */
+        if (!(want & FUTEX_WAITERS) && atomic_load(&m->sleepers) > mine)
+          atomic_fetch_or(&m->word, FUTEX_WAITERS);
         mpk__rmutex_link(h, m);
         rc = (old & FUTEX_OWNER_DIED) ? MPK_EOWNERDEAD : MPK_OK;
         break;
@@ -110,6 +124,15 @@ int mpk__rmutex_lock_slow(mpk__rmutex *m, const mpk__deadline *d) {
       rc = MPK_ETIMEDOUT;
       break;
     }
+    if (!counted) {
+      /* seq_cst, before we set the bit or sleep: an acquirer that reads
+         `sleepers` after this keeps the bit for us; one that read it before
+         took the word without the bit, and we set it below. */
+      atomic_fetch_add(&m->sleepers, 1);
+      counted = true;
+      old = atomic_load(&m->word); /* seq_cst: after the count */
+      continue;
+    }
     if (!(old & FUTEX_WAITERS)) {
       /* Ask the holder (or the kernel, if it dies) to wake us. */
       if (!atomic_compare_exchange_weak_explicit(
@@ -118,22 +141,19 @@ int mpk__rmutex_lock_slow(mpk__rmutex *m, const mpk__deadline *d) {
         continue;
       old |= FUTEX_WAITERS;
     }
-    slept = true;
     /* Returns on a wake-up, a changed word, EINTR or the deadline; the
        loop re-reads the word and tries again in every case (a waiter that
        was woken always gets its try, even at the deadline). */
     mpk__futex_wait(&m->word, old, d);
     old = atomic_load_explicit(&m->word, memory_order_relaxed);
   }
+  if (counted) /* after the CAS that took it: we kept the bit for others */
+    atomic_fetch_sub(&m->sleepers, 1);
   atomic_signal_fence(memory_order_seq_cst);
   h->list_op_pending = NULL;
   return rc;
 }
 
 void mpk__rmutex_wake_slow(mpk__rmutex *m) {
-  if (mpk__futex_wake(&m->word, 1) > 0)
-    return;
-  uint32_t w = FUTEX_WAITERS;
-  atomic_compare_exchange_strong_explicit(&m->word, &w, 0, memory_order_relaxed,
-                                          memory_order_relaxed);
+  mpk__futex_wake(&m->word, 1);
 }

@@ -18,6 +18,7 @@
  * had cleared the waiters bit, the fast-path taker did not set it, and the
  * kernel passes a dead waiter's wake-up on only while the lock is free. On
  * the old Semaphore every round did: a unit was free, nobody was woken.
+ * Kinds: Lock, RLock, a locked Array's lock (untimed), Semaphore.
  */
 #include <sys/ptrace.h>
 #include <sys/wait.h>
@@ -76,6 +77,25 @@ static void array_drop(void *o) {
   mpk_array_free(o);
 }
 
+static void *rlock_make(void) {
+  mpk_rlock_t *l;
+  CHECK_OK(mpk_rlock_new(&l));
+  CHECK_OK(mpk_rlock_acquire(l, 0));
+  return l;
+}
+static int rlock_take(void *o) {
+  return mpk_rlock_acquire(o, MPK_FOREVER);
+}
+static int rlock_try(void *o) {
+  return mpk_rlock_acquire(o, 0);
+}
+static int rlock_give(void *o) {
+  return mpk_rlock_release(o);
+}
+static void rlock_drop(void *o) {
+  mpk_rlock_free(o);
+}
+
 static void *sem_make(void) {
   mpk_sem_t *s;
   CHECK_OK(mpk_sem_new(&s, 0, 0));
@@ -98,6 +118,8 @@ static const struct kind LOCK = {"Lock",   lock_make, lock_take,
                                  lock_try, lock_give, lock_drop};
 static const struct kind ARRAY = {"Array lock", array_make, array_take,
                                   array_try,    array_give, array_drop};
+static const struct kind RLOCK = {"RLock",   rlock_make, rlock_take,
+                                  rlock_try, rlock_give, rlock_drop};
 static const struct kind SEM = {"Semaphore", sem_make, sem_take,
                                 sem_try,     sem_give, sem_drop};
 
@@ -251,8 +273,17 @@ static void test_array_lock_third_taker(void) {
 static void test_array_lock_alone(void) {
   rounds(&ARRAY, 0);
 }
+static void test_rlock_third_taker(void) {
+  rounds(&RLOCK, 1);
+}
+static void test_rlock_alone(void) {
+  rounds(&RLOCK, 0);
+}
 static void test_sem_alone(void) {
   rounds(&SEM, 0);
+}
+static void test_sem_third_taker(void) {
+  rounds(&SEM, 1);
 }
 
 int main(void) {
@@ -261,6 +292,9 @@ int main(void) {
   CHECK_RUN(test_lock_third_taker);
   CHECK_RUN(test_array_lock_alone);
   CHECK_RUN(test_array_lock_third_taker);
+  CHECK_RUN(test_rlock_alone);
+  CHECK_RUN(test_rlock_third_taker);
   CHECK_RUN(test_sem_alone);
+  CHECK_RUN(test_sem_third_taker);
   return check_done();
 }

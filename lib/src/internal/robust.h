@@ -91,7 +91,13 @@ typedef struct {
      holder's writes are seen by the next holder); relaxed loads for the
      owner test (a thread only ever sees its own id there if it wrote it). */
   _Atomic uint32_t word;
-  uint32_t unused_[5]; /* keeps prev / next at glibc's offsets; always 0 */
+  /* Threads inside mpk__rmutex_lock_slow that got ready to sleep and have
+     not left it yet (asleep, or woken and not yet holding the lock). An
+     acquirer keeps FUTEX_WAITERS while it is not 0. A waiter killed while
+     counted is never uncounted: the lock then keeps the bit, and each
+     release makes a (useless) futex wake, for the rest of its life. */
+  _Atomic uint32_t sleepers;
+  uint32_t unused_[4]; /* keeps prev / next at glibc's offsets; always 0 */
   void *prev;          /* robust list links: touched only by the owner */
   void *next;
 } mpk__rmutex;
@@ -125,10 +131,11 @@ int mpk__rmutex_init(mpk__rmutex *m);
    MPK_EDEADLK (the caller holds it); MPK_ENOSYS. Retries on EINTR. */
 int mpk__rmutex_lock_slow(mpk__rmutex *m, const mpk__deadline *d);
 
-/* Wake one sleeper of a word just released with FUTEX_WAITERS kept; when
-   nobody was asleep, clear the bit again (only if the word is still free
-   with nothing but the bit: a sleeper only ever waits on a held word, so
-   none can be queued on this value, and a taker keeps the bit). */
+/* Wake one sleeper of a word just released with FUTEX_WAITERS kept. The
+   bit is never cleared here: the next acquirer clears it when `sleepers`
+   says nobody else waits (a CAS from "free with the bit" to 0 here could
+   succeed on a word that was taken, released and woken in between, and
+   lose that wake-up if its waiter then dies). */
 void mpk__rmutex_wake_slow(mpk__rmutex *m);
 
 /* Link m at the front of the thread's robust list h (glibc's order of
@@ -211,7 +218,9 @@ static inline int mpk__rmutex_unlock(mpk__rmutex *m) {
      fails and the slow path takes the lock with the bit set, so its release
      wakes the next sleeper; while the owner part is 0, the kernel passes a
      dying waiter's wake-up on (its list_op_pending names this word). Others
-     only ever add FUTEX_WAITERS to a held word, so the CAS loop is short. */
+     only ever add FUTEX_WAITERS to a held word, so the CAS loop is short.
+     Whether the bit stays set afterwards is the acquirers' decision, from
+     `sleepers` (mpk__rmutex_lock_slow). */
   w = atomic_load_explicit(&m->word, memory_order_relaxed);
   while (!atomic_compare_exchange_weak_explicit(&m->word, &w, w & FUTEX_WAITERS,
                                                 memory_order_release,

@@ -388,8 +388,12 @@ int mpk__call_finish(mpk__call *c) {
      this slot bumps `waiters` and then reads owner; we store owner and then
      read `waiters` in mpk__progress_wake. Both sides seq_cst, one of us sees
      the other (a release store could pass our load of `waiters`, and the
-     wake-up would be lost). */
+     wake-up would be lost). Under mu: terminate, join and the monitor
+     scan owner[] under mu and dereference the call they find, which its
+     owner may free as soon as this returns; no caller holds mu here. */
+  pthread_mutex_lock(&p->mu);
   atomic_store(&p->owner[c->seq & (p->R - 1)], NULL);
+  pthread_mutex_unlock(&p->mu);
   c->finished = true;
   mpk__progress_wake(p->ctl); /* a submitter may wait for this slot */
   return code;

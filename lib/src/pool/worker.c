@@ -403,15 +403,17 @@ static int visit(wk *w, mpk__job *j, uint64_t s) {
     r = work(w, j, s);
   atomic_fetch_and(word, ~bit);  /* seq_cst: after our last chunk */
   atomic_fetch_add(&j->left, 1); /* seq_cst: after the bit (call.c) */
-  /* The waiter increments `waiters` before re-testing completion; we clear
-     our bit before reading `waiters`: one of us sees the other. */
-  if (atomic_load(&w->ctl->waiters) && mpk__job_done(j))
-    mpk__progress_wake(w->ctl);
   /* cur before pos: a worker found dead with cur == s still has pos == s,
      so slot s cannot have been reused (see monitor.c). */
   atomic_store_explicit(&w->slot->cur, 0, memory_order_release);
-  atomic_store_explicit(&w->slot->pos, r == RETIRE ? s : s + 1,
-                        memory_order_release);
+  atomic_store(&w->slot->pos, r == RETIRE ? s : s + 1); /* seq_cst */
+  /* A waiter increments `waiters` before re-testing its predicate, which
+     may read our bit, `left` or our pos (a submitter waiting for slot s to
+     be free of every worker); we publish all three before reading
+     `waiters`: one of us sees the other. The last worker to publish its
+     pos finds the job done, so someone wakes the waiter after the last. */
+  if (atomic_load(&w->ctl->waiters) && mpk__job_done(j))
+    mpk__progress_wake(w->ctl);
   return r;
 }
 
