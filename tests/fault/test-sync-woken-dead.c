@@ -23,6 +23,7 @@
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 
+#include "process-util.h"
 #include "test-sync-util.h"
 
 enum { ROUNDS = 10 };
@@ -171,15 +172,9 @@ static int at_woken_futex_exit(pid_t pid) {
 /* 1 when pid is asleep ('S' in /proc/<pid>/stat: not running, and not in
    a tracing stop, 't') inside futex(2). */
 static int asleep_in_futex(pid_t pid) {
-  char path[64], buf[256] = {0};
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  FILE *f = fopen(path, "r");
-  CHECK(f != NULL);
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  const char *st = strrchr(buf, ')'); /* after "pid (comm)" */
-  return st != NULL && st[1] == ' ' && st[2] == 'S' && in_futex(pid, pid);
+  char st = 0;
+  return pu_proc_stat(pid, &st, NULL, NULL) == 0 && st == 'S' &&
+         in_futex(pid, pid);
 }
 
 /* Let a stopped tracee run one system call at a time until it is asleep
