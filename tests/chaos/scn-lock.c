@@ -290,14 +290,14 @@ void ch_lock_waketake(void) {
   lk_job jobs[MAXP];
   for (int i = 0; i < n; i++) {
     jobs[i] = (lk_job){w, i};
-    char role[16];
+    char role[24];
     snprintf(role, sizeof role, "waiter %d", i);
     ch_tracees_add(&t, ch_fork_traced(waketake_waiter, &jobs[i], role));
   }
   ch_tracees_asleep(&t, CH_HANG);
   lk_leave(w, -1);
-  int v = ch_tracees_woken(&t, 5.0);
-  CHECK_MSG(v >= 0, "the release woke no waiter within 5 s");
+  int v = ch_tracees_woken(&t, CH_HANG);
+  CHECK_MSG(v >= 0, "the release woke no waiter within %.0f s", CH_HANG);
   if (third) {
     lk_enter(w, -1, lk_take(w));
     ch_tracees_kill(&t, v);

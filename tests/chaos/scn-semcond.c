@@ -53,7 +53,7 @@ typedef struct {
 } sc_job;
 
 static pid_t start(int (*fn)(void *), sc_job *j, int traced) {
-  char role[16];
+  char role[24];
   snprintf(role, sizeof role, "sleeper %d", j->me);
   return traced ? ch_fork_traced(fn, j, role) : ch_fork(fn, j, role);
 }
@@ -153,8 +153,9 @@ static void sem_waketake(sc_world *w, int n, sc_job *jobs) {
     ch_tracees_add(&t, start(sem_sleeper, &jobs[i], 1));
   ch_tracees_asleep(&t, CH_HANG);
   CHECK_OK(mpk_sem_release(w->s));
-  w->victim = ch_tracees_woken(&t, 5.0);
-  CHECK_MSG(w->victim >= 0, "the release woke no sleeper within 5 s");
+  w->victim = ch_tracees_woken(&t, CH_HANG);
+  CHECK_MSG(w->victim >= 0, "the release woke no sleeper within %.0f s",
+            CH_HANG);
   int third = ch_chance(0.5);
   ch_note("woken %d%s", w->victim, third ? ", the leader takes the unit" : "");
   if (third)
@@ -271,8 +272,8 @@ static void cond_waketake(sc_world *w, int n, sc_job *jobs) {
   ch_tracees_asleep(&t, CH_HANG);
   int all = ch_chance(0.5), keep = ch_chance(0.5);
   hand_out(w, n - 1, all ? -1 : 1, keep);
-  w->victim = ch_tracees_woken(&t, 5.0);
-  CHECK_MSG(w->victim >= 0, "the notify woke no waiter within 5 s");
+  w->victim = ch_tracees_woken(&t, CH_HANG);
+  CHECK_MSG(w->victim >= 0, "the notify woke no waiter within %.0f s", CH_HANG);
   ch_note("notify %s, woken %d%s", all ? "all" : "1", w->victim,
           keep ? ", lock held through the kill" : "");
   ch_tracees_kill(&t, w->victim);
