@@ -345,6 +345,10 @@ static int owner(void *arg) {
     CHECK_OK(mpk_pool_apply_async(p, block_task, NULL, 0, NULL, 0, NULL, NULL,
                                   &a)); /* in flight at the death */
   ch_tell(pl->tell_fd, 0);              /* everything is up */
+  if (pl->how != PD_KILL_CALL && pl->how != PD_KILL_IDLE) {
+    long go; /* the leader has counted us: now die */
+    CHECK_MSG(ch_hear(pl->go_fd, &go, CH_HANG), "no go from the leader");
+  }
   switch (pl->how) {
   case PD_KILL_CALL: {
     long x = 3, y;
