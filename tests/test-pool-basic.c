@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -558,6 +559,46 @@ static void test_info(void) {
   done(p);
 }
 
+/* A worker that has run a task has its pid published: the pid a task sees
+   is what mpk_pool_worker_pid says, in both start modes, at creation and
+   after a replacement (the parent used to learn a fork-server worker's pid
+   only when the server's message arrived, after the worker could have run
+   a whole map). */
+static void test_pid_published(void) {
+  if (TEST_BACKEND != MPK_PROCESS)
+    return;
+  const mpk_start starts[2] = {MPK_START_FORK, MPK_START_FORKSERVER};
+  for (int k = 0; k < 2; k++)
+    for (int round = 0; round < 20; round++) {
+      mpk_pool_opts o;
+      mpk_pool_opts_init(&o);
+      o.workers = 1;
+      o.start = starts[k];
+      mpk_pool_t *p;
+      CHECK_OK(mpk_pool_create(&p, &o));
+      long in = 3;
+      sq_pid r;
+      CHECK_OK(mpk_pool_map(p, square_pid, &in, sizeof in, &r, sizeof r, 1,
+                            NULL, 0, AUTO0));
+      CHECK_EQ(mpk_pool_worker_pid(p, 0), r.pid);
+      if (round % 5 == 0) { /* and for a replacement */
+        kill(r.pid, SIGKILL);
+        pid_t old = r.pid;
+        /* A map can finish before the kill lands (old pid), or be handed
+           to the dying worker (MPK_EWORKER): repeat until the replacement
+           ran it. */
+        int rc;
+        do
+          rc = mpk_pool_map(p, square_pid, &in, sizeof in, &r, sizeof r, 1,
+                            NULL, 0, AUTO0);
+        while ((rc == MPK_OK && r.pid == old) || rc == MPK_EWORKER);
+        CHECK_OK(rc);
+        CHECK_EQ(mpk_pool_worker_pid(p, 0), r.pid);
+      }
+      done(p);
+    }
+}
+
 /* Default pool: one worker per core. */
 static void test_default_pool(void) {
   mpk_pool_opts o;
@@ -668,6 +709,7 @@ int main(void) {
   CHECK_RUN(test_oversubscribed);
   CHECK_RUN(test_info);
   CHECK_RUN(test_default_pool);
+  CHECK_RUN(test_pid_published);
   CHECK_RUN(test_many_calls);
   CHECK_RUN(test_concurrent_callers);
   return check_done();

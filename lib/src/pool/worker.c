@@ -571,6 +571,12 @@ void *mpk__worker_thread(void *arg) {
   if (p->init && p->init(p->init_arg) != 0) {
     rc = MPK__WEXIT_INITFAIL;
   } else {
+    /* The pid is published here, before READY, by the worker itself: the
+       parent's copy (stored after fork returns, or when the fork server's
+       M_SPAWNED arrives) can come after this worker has already run a task,
+       and mpk_pool_worker_pid must never say 0 for a worker that is READY. */
+    if (p->backend == MPK_PROCESS)
+      atomic_store(&slot->pid, (int32_t)getpid());
     atomic_store(&slot->state, MPK__W_READY);
     notify(p);
     rc = mpk__worker_loop(p, id);
