@@ -16,6 +16,7 @@
 #include "mpk/queue.h"
 #include "mpk/shm.h"
 #include "mpk/sync.h"
+#include "mpk/sync.h"
 #include "mpk/topo.h"
 
 /* A failed call: its code and the words of its message. */
@@ -383,11 +384,67 @@ static void test_process_and_pipe(void) {
   CHECK_FAILS(mpk_pipe(&a, &a, 0), MPK_EINVAL, "the same pointer");
 }
 
+/* The sync calls say which argument was wrong: the handle, or the timeout
+   (or the predicate), never "one of them". */
+#define CHECK_ONLY(call, says, not_says)                                       \
+  do {                                                                         \
+    CHECK_RC(call, MPK_EINVAL);                                                \
+    CHECK_ERRMSG(says);                                                        \
+    CHECK_MSG(strstr(mpk_errmsg(), not_says) == NULL, "'%s' also says '%s'",   \
+              mpk_errmsg(), not_says);                                         \
+  } while (0)
+
+static int never(void *arg) {
+  (void)arg;
+  return 0;
+}
+
+static void test_sync_detail(void) {
+  void *wild = (void *)0x40;
+  mpk_lock_t *l;
+  mpk_rlock_t *r;
+  mpk_sem_t *s;
+  mpk_event_t *e;
+  mpk_barrier_t *b;
+  mpk_cond_t *c;
+  CHECK_OK(mpk_lock_new(&l));
+  CHECK_OK(mpk_rlock_new(&r));
+  CHECK_OK(mpk_sem_new(&s, 0, 0));
+  CHECK_OK(mpk_event_new(&e));
+  CHECK_OK(mpk_barrier_new(&b, 2));
+  CHECK_OK(mpk_cond_new(&c, NULL));
+  CHECK_ONLY(mpk_lock_acquire(wild, 0), "l is not a live mpk_lock_t", "NaN");
+  CHECK_ONLY(mpk_lock_acquire(l, NAN), "timeout is NaN", "live");
+  CHECK_ONLY(mpk_rlock_acquire(wild, 0), "not a live mpk_rlock_t", "NaN");
+  CHECK_ONLY(mpk_rlock_acquire(r, NAN), "timeout is NaN", "live");
+  CHECK_ONLY(mpk_sem_acquire(wild, 0), "not a live mpk_sem_t", "NaN");
+  CHECK_ONLY(mpk_sem_acquire(s, NAN), "timeout is NaN", "live");
+  CHECK_ONLY(mpk_event_wait(wild, 0), "not a live mpk_event_t", "NaN");
+  CHECK_ONLY(mpk_event_wait(e, NAN), "timeout is NaN", "live");
+  CHECK_ONLY(mpk_barrier_wait(wild, 0), "not a live mpk_barrier_t", "NaN");
+  CHECK_ONLY(mpk_barrier_wait(b, NAN), "timeout is NaN", "live");
+  CHECK_ONLY(mpk_cond_wait(wild, 0), "not a live mpk_cond_t", "NaN");
+  CHECK_OK(mpk_cond_acquire(c, 0));
+  CHECK_ONLY(mpk_cond_wait(c, NAN), "timeout is NaN", "live");
+  CHECK_ONLY(mpk_cond_wait_for(wild, never, NULL, 0), "not a live mpk_cond_t",
+             "pred");
+  CHECK_ONLY(mpk_cond_wait_for(c, NULL, NULL, 0), "pred is NULL", "NaN");
+  CHECK_ONLY(mpk_cond_wait_for(c, never, NULL, NAN), "timeout is NaN", "pred");
+  CHECK_OK(mpk_cond_release(c));
+  mpk_cond_free(c);
+  mpk_barrier_free(b);
+  mpk_event_free(e);
+  mpk_sem_free(s);
+  mpk_rlock_free(r);
+  mpk_lock_free(l);
+}
+
 int main(void) {
   check_watchdog(100);
   CHECK_RUN(test_pool_options);
   CHECK_RUN(test_topo);
   CHECK_RUN(test_sizes);
+  CHECK_RUN(test_sync_detail);
   CHECK_RUN(test_syscalls);
   CHECK_RUN(test_workers);
   CHECK_RUN(test_async_and_imap);

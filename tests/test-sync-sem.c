@@ -48,6 +48,7 @@ static void test_counting(void) {
   /* The value is an int: INT_MAX is the ceiling of any semaphore. */
   CHECK_OK(mpk_sem_new(&s, INT_MAX, 0));
   CHECK_RC(mpk_sem_release(s), MPK_EOVERFLOW);
+  CHECK_ERRMSG("the value is at INT_MAX");
   CHECK_EQ(mpk_sem_value(s), INT_MAX);
   CHECK_OK(mpk_sem_acquire(s, 0));
   CHECK_OK(mpk_sem_release(s));
@@ -58,6 +59,7 @@ static void test_bounded(void) {
   mpk_sem_t *s;
   CHECK_OK(mpk_sem_new(&s, 2, 1));
   CHECK_RC(mpk_sem_release(s), MPK_EOVERFLOW); /* already at 2 */
+  CHECK_ERRMSG("bounded semaphore released above its initial value");
   CHECK_EQ(mpk_sem_value(s), 2);
   CHECK_OK(mpk_sem_acquire(s, 0));
   CHECK_OK(mpk_sem_release(s));

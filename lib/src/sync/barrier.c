@@ -177,9 +177,11 @@ static int barrier_wait(mpk_barrier_t *b, double timeout) {
 }
 
 int mpk_barrier_wait(mpk_barrier_t *b, double timeout) {
-  if (!valid(b) || mpk__timeout_bad(timeout))
-    return mpk__err_lit(MPK_EINVAL, "mpk_barrier_wait: b is not a live "
-                                    "mpk_barrier_t, or timeout is NaN");
+  if (!valid(b))
+    return mpk__err_lit(MPK_EINVAL,
+                        "mpk_barrier_wait: b is not a live mpk_barrier_t");
+  if (mpk__timeout_bad(timeout))
+    return mpk__err_lit(MPK_EINVAL, "mpk_barrier_wait: timeout is NaN");
   return mpk__err_if(barrier_wait(b, timeout));
 }
 

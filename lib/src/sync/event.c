@@ -114,9 +114,11 @@ static int wait(mpk_event_t *e, double timeout) {
 }
 
 int mpk_event_wait(mpk_event_t *e, double timeout) {
-  if (!valid(e) || mpk__timeout_bad(timeout))
-    return mpk__err_lit(MPK_EINVAL, "mpk_event_wait: e is not a live "
-                                    "mpk_event_t, or timeout is NaN");
+  if (!valid(e))
+    return mpk__err_lit(MPK_EINVAL,
+                        "mpk_event_wait: e is not a live mpk_event_t");
+  if (mpk__timeout_bad(timeout))
+    return mpk__err_lit(MPK_EINVAL, "mpk_event_wait: timeout is NaN");
   return mpk__err_if(wait(e, timeout));
 }
 

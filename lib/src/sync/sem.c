@@ -124,9 +124,11 @@ static int acquire(mpk_sem_t *s, double timeout) {
 }
 
 int mpk_sem_acquire(mpk_sem_t *s, double timeout) {
-  if (!valid(s) || mpk__timeout_bad(timeout))
-    return mpk__err_lit(MPK_EINVAL, "mpk_sem_acquire: s is not a live "
-                                    "mpk_sem_t, or timeout is NaN");
+  if (!valid(s))
+    return mpk__err_lit(MPK_EINVAL,
+                        "mpk_sem_acquire: s is not a live mpk_sem_t");
+  if (mpk__timeout_bad(timeout))
+    return mpk__err_lit(MPK_EINVAL, "mpk_sem_acquire: timeout is NaN");
   return mpk__err_if(acquire(s, timeout));
 }
 
@@ -138,8 +140,10 @@ int mpk_sem_release(mpk_sem_t *s) {
   do {
     if (v >= s->max)
       return mpk__err_lit(MPK_EOVERFLOW,
-                          "mpk_sem_release: a bounded "
-                          "semaphore released above its initial value");
+                          s->max == (uint32_t)INT_MAX
+                              ? "mpk_sem_release: the value is at INT_MAX"
+                              : "mpk_sem_release: a bounded semaphore "
+                                "released above its initial value");
     /* seq_cst: ordered before the read of sleepers below (see the top of
        the file); also a release for what we did before. */
   } while (!atomic_compare_exchange_weak_explicit(
