@@ -13,10 +13,12 @@
 #include "check.h"
 #include "mpk/pool.h"
 #include "mpk/shm.h"
+#include "mpk/sync.h"
 #include "pool-util.h"
 
 static mpk_backend g_backend = MPK_PROCESS;
 static _Atomic long *g_started; /* shared: allocated before any pool */
+static mpk_event_t *g_gate;     /* shared: gated_double waits for it */
 static const mpk_sched AUTO0 = {MPK_SCHED_AUTO, 0};
 
 static mpk_pool_t *mk(int workers) {
@@ -34,6 +36,24 @@ static int sleepy_double(const void *arg, void *res, void *ctx) {
   check_sleep((double)a[0] * 1e-3);
   *(long *)res = a[1] * 2;
   return a[1] < 0 ? (int)a[1] : 0;
+}
+
+/* apply task: wait for g_gate, return arg[0] * 2. A call that must still
+   run while the test looks (or must finish after others) waits here
+   instead of sleeping: no ordering rests on timing. */
+static int gated_double(const void *arg, void *res, void *ctx) {
+  (void)ctx;
+  int rc = mpk_event_wait(g_gate, MPK_FOREVER);
+  *(long *)res = *(const long *)arg * 2;
+  return rc;
+}
+
+static void open_gate(void) {
+  CHECK_OK(mpk_event_set(g_gate));
+}
+
+static void close_gate(void) {
+  CHECK_OK(mpk_event_clear(g_gate));
 }
 
 /* ---- callbacks -------------------------------------------------------- */
@@ -93,27 +113,33 @@ static void test_apply_async_many(void) {
   mpk_pool_free(p);
 }
 
-/* Callbacks run in completion order: a slow call submitted first completes
+/* Callbacks run in completion order: a call submitted first that completes
+   last (it waits at the gate until the others are done) has its callback
    last. */
 static void test_completion_order(void) {
   mpk_pool_t *p = mk(2);
   reset_cb();
   mpk_async_t *a[4];
-  long slow[2] = {300, 0};
-  CHECK_OK(mpk_pool_apply_async(p, sleepy_double, slow, sizeof slow, &g_res[0],
+  long held = 0;
+  CHECK_OK(mpk_pool_apply_async(p, gated_double, &held, sizeof held, &g_res[0],
                                 sizeof(long), record, (void *)0, &a[0]));
   for (int i = 1; i < 4; i++) {
-    long arg[2] = {5, i};
+    long arg[2] = {0, i};
     CHECK_OK(mpk_pool_apply_async(p, sleepy_double, arg, sizeof arg, &g_res[i],
                                   sizeof(long), record, (void *)(intptr_t)i,
                                   &a[i]));
   }
+  for (int i = 1; i < 4; i++)
+    CHECK_OK(mpk_async_wait(a[i], MPK_FOREVER));
+  CHECK_EQ(mpk_async_ready(a[0]), 0);
+  open_gate();
   for (int i = 0; i < 4; i++) {
     CHECK_OK(mpk_async_wait(a[i], MPK_FOREVER));
     mpk_async_free(a[i]);
   }
+  close_gate();
   CHECK_EQ(atomic_load(&g_norder), 4);
-  CHECK_EQ(atomic_load(&g_order[3]), 0); /* the slow one last */
+  CHECK_EQ(atomic_load(&g_order[3]), 0); /* the held one last */
   mpk_pool_free(p);
 }
 
@@ -129,7 +155,7 @@ static void test_map_async(void) {
                               sizeof(long), N, NULL, 0, AUTO0, record,
                               (void *)5, &a));
   memset(in, 0, N * sizeof(long)); /* staged (process) or in place? */
-  CHECK_OK(mpk_async_wait(a, 10));
+  CHECK_OK(mpk_async_wait(a, CHECK_HANG_S));
   CHECK_EQ(atomic_load(&g_cb[5].calls), 1);
   mpk_async_free(a);
   if (g_backend == MPK_PROCESS) /* `in` was copied at submit */
@@ -142,7 +168,7 @@ static void test_map_async(void) {
     sin[i] = i;
   CHECK_OK(mpk_pool_map_async(p, square_long, sin, sizeof(long), sout,
                               sizeof(long), N, NULL, 0, AUTO0, NULL, NULL, &a));
-  CHECK_OK(mpk_async_wait(a, 10));
+  CHECK_OK(mpk_async_wait(a, CHECK_HANG_S));
   mpk_async_free(a);
   for (int i = 0; i < N; i++)
     CHECK_EQ(sout[i], (long)i * i);
@@ -150,7 +176,7 @@ static void test_map_async(void) {
   CHECK_OK(mpk_pool_map_async(p, square_long, NULL, sizeof(long), NULL,
                               sizeof(long), 0, NULL, 0, AUTO0, record,
                               (void *)6, &a));
-  CHECK_OK(mpk_async_wait(a, 10));
+  CHECK_OK(mpk_async_wait(a, CHECK_HANG_S));
   CHECK_EQ(atomic_load(&g_cb[6].calls), 1);
   mpk_async_free(a);
   mpk_shm_free(sin);
@@ -164,7 +190,8 @@ static void test_wait_timeout(void) {
   mpk_pool_t *p = mk(1);
   long arg[2] = {300, 21}, res = 0;
   mpk_async_t *a;
-  CHECK_OK(mpk_pool_apply_async(p, sleepy_double, arg, sizeof arg, &res,
+  /* held at the gate: it cannot finish while the timeouts are checked */
+  CHECK_OK(mpk_pool_apply_async(p, gated_double, &arg[1], sizeof arg[1], &res,
                                 sizeof res, NULL, NULL, &a));
   double t0 = check_now();
   CHECK_RC(mpk_async_wait(a, 0.02), MPK_ETIMEDOUT);
@@ -175,10 +202,13 @@ static void test_wait_timeout(void) {
   CHECK_RC(mpk_async_wait(a, NAN), MPK_EINVAL);
   CHECK_RC(mpk_async_wait(NULL, 1), MPK_EINVAL);
   CHECK_EQ(mpk_async_ready(NULL), 0);
+  open_gate();
   CHECK_OK(mpk_async_wait(a, MPK_FOREVER));
   CHECK_OK(mpk_async_wait(a, 0)); /* status again */
   CHECK_EQ(res, 42);
   mpk_async_free(a);
+  close_gate();
+  res = 0;
   /* free waits for a running call */
   CHECK_OK(mpk_pool_apply_async(p, sleepy_double, arg, sizeof arg, &res,
                                 sizeof res, NULL, NULL, &a));
@@ -196,7 +226,7 @@ static void test_async_errors(void) {
   /* failing task: status through wait and callback; result unchanged */
   CHECK_OK(mpk_pool_apply_async(p, sleepy_double, arg, sizeof arg, &res,
                                 sizeof res, record, (void *)1, &a));
-  CHECK_RC(mpk_async_wait(a, 10), MPK_ETASK);
+  CHECK_RC(mpk_async_wait(a, MPK_FOREVER), MPK_ETASK);
   CHECK_EQ(g_cb[1].status, MPK_ETASK);
   CHECK_EQ(res, 77);
   int st;
@@ -275,18 +305,21 @@ static void test_callback_rules(void) {
   mpk_pool_t *p = mk(2);
   g_cbpool = p;
   reset_cb();
-  long slow[2] = {400, 1}, fast[2] = {1, 2}, r1, r2;
-  CHECK_OK(mpk_pool_apply_async(p, sleepy_double, slow, sizeof slow, &r1,
+  /* g_other is held at the gate, so the callback's wait on it must block */
+  long held = 1, fast[2] = {1, 2}, r1, r2;
+  CHECK_OK(mpk_pool_apply_async(p, gated_double, &held, sizeof held, &r1,
                                 sizeof r1, NULL, NULL, &g_other));
   mpk_async_t *a;
   CHECK_OK(mpk_pool_apply_async(p, sleepy_double, fast, sizeof fast, &r2,
                                 sizeof r2, blocking_cb, NULL, &a));
-  CHECK_OK(mpk_async_wait(a, 10));
+  CHECK_OK(mpk_async_wait(a, MPK_FOREVER));
   CHECK_EQ(atomic_load(&g_cb_rc[0]), MPK_EDEADLK);
   CHECK_EQ(atomic_load(&g_cb_rc[1]), MPK_EDEADLK);
   CHECK_EQ(atomic_load(&g_cb_rc[2]), MPK_EDEADLK);
   CHECK_EQ(atomic_load(&g_cb_rc[3]), MPK_OK);
-  CHECK_OK(mpk_async_wait(g_other, 10));
+  open_gate();
+  CHECK_OK(mpk_async_wait(g_other, MPK_FOREVER));
+  close_gate();
   mpk_async_free(a);
   mpk_async_free(g_other);
   CHECK_OK(mpk_pool_close(p));
@@ -312,14 +345,14 @@ static void test_terminate_in_flight(void) {
                                     &g_res[i], sizeof(long), record,
                                     (void *)(intptr_t)i, &a[i]));
     }
-    CHECK_OK(mpk_async_wait(a[0], 10));
-    CHECK_OK(mpk_async_wait(a[1], 10));
+    CHECK_OK(mpk_async_wait(a[0], CHECK_HANG_S));
+    CHECK_OK(mpk_async_wait(a[1], CHECK_HANG_S));
     if (mode == 0)
       CHECK_OK(mpk_pool_terminate(p));
     else
       mpk_pool_free(p); /* handles stay valid */
     for (int i = 0; i < 6; i++) {
-      int rc = mpk_async_wait(a[i], 10);
+      int rc = mpk_async_wait(a[i], CHECK_HANG_S);
       CHECK_EQ(atomic_load(&g_cb[i].calls), 1);
       CHECK_EQ(g_cb[i].status, rc);
       if (i < 2)
@@ -349,6 +382,7 @@ int main(void) {
   check_watchdog(120);
   g_started = mpk_shm_calloc(1, sizeof *g_started);
   CHECK(g_started != NULL);
+  CHECK_OK(mpk_event_new(&g_gate));
   pool_run_backends(&g_backend, run_all);
   return check_done();
 }
