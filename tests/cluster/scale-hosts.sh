@@ -6,7 +6,9 @@
 # per host, ranks, workers and cores (JSON, CSV, the table on stdout), its
 # launch names the first H hosts, -np H x R and ppr:R:node, the ranks ran
 # on H nodes (mpk-scale checks mpk-pi's "nodes"), and pi has the bits of
-# the sweep's one-process pool at every layout. Then a sweep of 2 hosts
+# the sweep's one-process pool at every layout. The hosts have 1 slot
+# each, so 1 rank per host is placed with PE=1 and bound, 2 ranks per host
+# oversubscribed and unbound. Then a sweep of 2 hosts
 # only, compared with the first: the other host counts are noted, the
 # 2-host points compared by their hosts (its 2 rounds are child processes,
 # which get the --hosts options). Nothing here depends on timing.
@@ -16,8 +18,7 @@ scale=$1 run=$2 py=$3
 d=cluster-scale-hosts
 rm -rf $d
 mkdir -p $d
-# each simulated host has the machine's cores
-slots=$(nproc)
+slots=1
 printf 'nodea slots=%s\nnodeb slots=%s\n' "$slots" "$slots" >$d/hosts
 a="--kernels pi --modes pool --workers 1 --scaling strong --pi-steps 123457 --repeat 2 --rank-workers 1 --mpirun $run --out $d"
 # shellcheck disable=SC2086 # a: words
@@ -44,7 +45,14 @@ assert got == [(1, 1, 1, 1, 1), (1, 2, 2, 1, 2), (2, 1, 2, 1, 2),
 for p in mpi:
     h, r = p["hosts"], p["ranks_per_host"]
     hl = ",".join(f"node{c}:{slots}" for c in "ab"[:h])
-    assert f" -np {h * r} --host {hl} --map-by ppr:{r}:node" in p["launch"], p
+    fits = r * p["workers"] <= slots
+    place = (f" -np {h * r} --host {hl} --map-by ppr:{r}:node:PE=1 "
+             "--bind-to core " if fits else
+             f" -np {h * r} --host {hl} --map-by ppr:{r}:node "
+             "--oversubscribe --bind-to none ")
+    assert place in p["launch"], p
+    assert p["launch"].endswith(" --bind " + ("compact" if fits else "none")
+                                + " --json"), p
     # the bits of the one-process pool, at every layout
     assert p["value"] == pool[0]["value"], (p["value"], pool[0]["value"])
     # and pi within the midpoint rule's error
