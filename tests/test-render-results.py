@@ -13,7 +13,11 @@ micro.json; the test checks the numbers the page derives from it:
 - efficiency above 100%: inside its interval counted as noise, beyond it
   marked with a footnote;
 - 4 workers on 2 cores marked oversubscribed (†) and shaded in the plots;
-- vs omp is the OpenMP point at the same worker count.
+- vs omp is the OpenMP point at the same worker count;
+- without hosts.json the simulated-hosts section says why (meta.json's
+  reason); with it, its hosts x ranks per host x workers table (marked
+  beyond the machine's cores) and 1 host x 2 ranks against 2 hosts x 1
+  rank: the ratio of the medians and the rounds two hosts were slower in.
 
 usage: test-render-results.py SOURCE_DIR
 """
@@ -96,6 +100,65 @@ def row(text, start):
     return [c.strip() for c in lines[0].strip("|").split("|")]
 
 
+def host_point(h, r, w, median, rounds, ok=True):
+    s, c = 0.2 / median, h * r * w
+    p = point("pi", "strong", "mpi", w, 200000000, median, s, s / c)
+    p.update({"hosts": h, "ranks_per_host": r, "ranks": h * r, "cores": c,
+              "round_medians": rounds, "ok": ok,
+              "check": "ok" if ok else "mpirun exited 1",
+              "speedup_lo": 0.95 * s, "speedup_hi": 1.05 * s,
+              "efficiency_lo": 0.95 * s / c, "efficiency_hi": 1.05 * s / c})
+    return p
+
+
+def hosts_case(src):
+    d = tempfile.mkdtemp(prefix="mpk-render-hosts-")
+    try:
+        fixture(d)
+        out = os.path.join(d, "RESULTS.md")
+        cmd = [sys.executable, os.path.join(src, "scripts", "render-results"),
+               "--results-dir", d, "--output", out]
+        with open(os.path.join(d, "meta.json"), "w") as f:
+            json.dump({"hosts_skipped": "cannot make UTS namespaces"}, f)
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        text = open(out).read()
+        assert "## Scaling over simulated hosts\n\nNot measured in this " \
+            "run: cannot make UTS namespaces." in text, text[-800:]
+        pts = [point("pi", "serial", "serial", 1, 200000000, 0.2),
+               host_point(1, 1, 1, 0.200, [0.2, 0.2, 0.2]),
+               host_point(1, 2, 1, 0.100, [0.1, 0.1, 0.1]),
+               host_point(2, 1, 1, 0.125, [0.13, 0.09, 0.12]),
+               host_point(2, 2, 1, 0.300, [0.3, 0.3, 0.3], ok=False)]
+        hosts = {"tool": "mpk-scale", "points": pts,
+                 "config": {"rounds": 3, "repeat": 3, "pi_steps": 200000000,
+                            "host_counts": "1,2", "ranks_per_host": "1,2",
+                            "rank_workers": "1",
+                            "hosts": [{"name": "nodea", "slots": 2},
+                                      {"name": "nodeb", "slots": 2}]}}
+        with open(os.path.join(d, "hosts.json"), "w") as f:
+            json.dump(hosts, f)
+        with open(os.path.join(d, "simulated-hosts"), "w") as f:
+            f.write("nodea slots=2\nnodeb slots=2\n")
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        text = open(out).read()
+        sec = text[text.index("## Scaling over simulated hosts"):
+                   text.index("## Micro-benchmark ratios")]
+        assert "TCP over loopback" in sec and "the same 2 cores" in sec, sec
+        assert "(nodea, nodeb)" in sec and "nodeb slots=2\n```" in sec, sec
+        assert "| 1 x 2 | 100.00 ms · 2.00x [1.90, 2.10] · 100% [95, 105] |" \
+            in sec, sec
+        assert "| 2 x 2 | mpirun exited 1 † |" in sec, sec
+        # 0.125 / 0.100; slower in rounds 0 and 2 of 3
+        assert "1.250x the one-host time; two hosts were slower in 2 of 3 " \
+            "round(s)" in sec, sec
+        # the one-machine ranks x workers section ignores host points
+        assert "## Ranks x workers" not in text
+    finally:
+        shutil.rmtree(d)
+
+
 def main():
     src = sys.argv[1]
     d = tempfile.mkdtemp(prefix="mpk-render-")
@@ -148,6 +211,7 @@ def main():
         assert "over=1" in args and "phys=2" in args, args
     finally:
         shutil.rmtree(d)
+    hosts_case(src)
     print("scale.render: ok")
     return 0
 

@@ -3,7 +3,9 @@
  * mpk-bench-micro (with its limit benchmarks) with bench/micro/ratios
  * from the build directory, then renders RESULTS.md with its headline
  * tables (rows of the sweep), intervals, physical limits, the exact
- * commands and PNG plots; and it refuses bad arguments. The renderer's
+ * commands and PNG plots, and the section of the sweep over simulated
+ * hosts (measured where MPI is built and namespaces can be made, else the
+ * reason it was not); and it refuses bad arguments. The renderer's
  * numbers on a fixed input are checked by scale.render. */
 #include "test-scale-util.h"
 
@@ -44,6 +46,7 @@ static void test_quick_run(void) {
                                      "| threads |",
                                      "## Scaling",
                                      "(./pi-speedup.png)",
+                                     "## Scaling over simulated hosts",
                                      "## Micro-benchmark ratios",
                                      "| benchmark |",
                                      "cpu_count"};
@@ -51,6 +54,16 @@ static void test_quick_run(void) {
     CHECK_MSG(strstr(text, want[i]) != NULL, "RESULTS.md lacks '%s'", want[i]);
   CHECK(strstr(text, "(micro.json missing") == NULL);
   CHECK(strstr(text, "(micro-ratios.md missing") == NULL);
+  snprintf(path, sizeof path, "%s/hosts.json", dir);
+  const int hosts = access(path, R_OK) == 0; /* the sweep over hosts ran */
+  CHECK_MSG(strstr(text, hosts ? "**1 host x 2 ranks against 2 hosts x 1 "
+                                 "rank**"
+                               : "Not measured in this run: ") != NULL,
+            "RESULTS.md lacks the %s of the simulated hosts",
+            hosts ? "comparison" : "reason for no sweep");
+  if (hosts)
+    CHECK(strstr(text, "| 2 x 1 | ") != NULL &&
+          strstr(text, "TCP over loopback") != NULL);
   free(text);
   static const char *const files[] = {"scaling.json", "scaling.csv",
                                       "topo.json",    "micro.json",
@@ -61,7 +74,7 @@ static void test_quick_run(void) {
   }
   snprintf(path, sizeof path, "%s/commands.txt", dir);
   char *cmds = slurp(path);
-  CHECK(cmds && count_lines(cmds) == 4);
+  CHECK(cmds && count_lines(cmds) == 4 + hosts);
   free(cmds);
   snprintf(path, sizeof path, "%s/square-efficiency.png", dir);
   CHECK(is_png(path));

@@ -47,6 +47,9 @@ static void check_points(const app_json *doc, int rounds, int repeat) {
       CHECK_MSG(has(p, keys[k]), "point %zu lacks %s", i, keys[k]);
     CHECK_MSG(app_json_get(p, "ok")->number == 1, "point %zu: %s", i,
               app_json_get_str(p, "check", "?"));
+    /* every round checked it: "ok", as a point of one round says */
+    CHECK_MSG(strcmp(app_json_get_str(p, "check", "?"), "ok") == 0,
+              "point %zu: check '%s'", i, app_json_get_str(p, "check", "?"));
     const app_json *t = app_json_get(p, "times");
     const app_json *r = app_json_get(p, "time_rounds");
     int n = (int)app_json_get_num(p, "rounds", 0);

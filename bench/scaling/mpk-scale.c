@@ -3,7 +3,8 @@
  * imbalanced: where dynamic and guided schedules beat static), in strong
  * and weak scaling, against a serial baseline measured in the same run;
  * with --ranks also ranks x workers of the pool over MPI (mpk-pi --mode mpi
- * launched under mpirun, one launch per point); measures every point in
+ * launched under mpirun, one launch per point), with --hosts hosts x ranks
+ * per host x workers over the hosts of a hostfile; measures every point in
  * rounds (each round its own process, the points in a shuffled order) and
  * writes JSON and CSV. With --baseline or --against it is a performance
  * regression check (scale_compare.c); the rounds of several processes and
@@ -173,6 +174,19 @@ static size_t base_size(const options *o, scale_kernel k) {
                                   : o->imb_n);
 }
 
+/* Point n of pts, cleared, with its kernel, scaling, mode and schedule. */
+static scale_point *new_point(scale_point *pts, int n, scale_kernel k,
+                              const char *scaling, app_mode m,
+                              mpk_sched_kind sched) {
+  scale_point *p = &pts[n];
+  memset(p, 0, sizeof *p);
+  p->kernel = k;
+  p->scaling = scaling;
+  p->mode = m;
+  p->sched = sched;
+  return p;
+}
+
 /* The points of one (mode, cores) executor, appended to pts; returns the
    new count. With pts NULL, only counts. */
 static int plan_exec(const options *o, app_mode m, int workers, int tpw,
@@ -187,12 +201,9 @@ static int plan_exec(const options *o, app_mode m, int workers, int tpw,
         if (k == K_IMB ? !(o->scheds & (1u << si)) : si != 0)
           continue;
         if (pts != NULL) {
-          scale_point *p = &pts[n];
-          memset(p, 0, sizeof *p);
-          p->kernel = (scale_kernel)k;
-          p->scaling = scale_scaling_names[sc];
-          p->mode = m;
-          p->sched = scale_sched_kinds[si];
+          scale_point *p =
+              new_point(pts, n, (scale_kernel)k, scale_scaling_names[sc], m,
+                        scale_sched_kinds[si]);
           p->chunk = k == K_IMB && scale_sched_kinds[si] != MPK_SCHED_STATIC
                          ? (size_t)o->imb_chunk
                          : 0;
@@ -244,12 +255,8 @@ static int plan_serial(const options *o, scale_point *pts, int n) {
     if (!(o->kernels & (1u << k)))
       continue;
     if (pts != NULL) {
-      scale_point *p = &pts[n];
-      memset(p, 0, sizeof *p);
-      p->kernel = (scale_kernel)k;
-      p->scaling = "serial";
-      p->mode = APP_MODE_SERIAL;
-      p->sched = MPK_SCHED_STATIC;
+      scale_point *p = new_point(pts, n, (scale_kernel)k, "serial",
+                                 APP_MODE_SERIAL, MPK_SCHED_STATIC);
       p->workers = p->tpw = p->cores = p->ranks = 1;
       p->size = base_size(o, (scale_kernel)k);
     }
@@ -258,29 +265,34 @@ static int plan_serial(const options *o, scale_point *pts, int n) {
   return n;
 }
 
-/* MPI points: pi for each ranks x workers and scaling, appended. */
+/* MPI points: pi for each ranks x workers and scaling, appended; with
+   --hosts for each host count x ranks per host x workers (hosts 0: one
+   pass over --ranks). */
 static int plan_mpi(const options *o, scale_point *pts, int n) {
-  for (int r = 0; r < o->nranks; r++)
-    for (int w = 0; w < o->nrank_workers; w++)
-      for (int sc = 0; sc < S_COUNT; sc++) {
-        if (!(o->scalings & (1u << sc)))
-          continue;
-        if (pts != NULL) {
-          scale_point *p = &pts[n];
-          memset(p, 0, sizeof *p);
-          p->kernel = K_PI;
-          p->scaling = scale_scaling_names[sc];
-          p->mode = APP_MODE_MPI;
-          p->sched = MPK_SCHED_STATIC;
-          p->ranks = (int)o->ranks[r];
-          p->workers = (int)o->rank_workers[w];
-          p->tpw = 1;
-          p->cores = p->ranks * p->workers;
-          p->size = (size_t)o->pi_steps *
-                    (sc == S_WEAK ? (size_t)p->cores : (size_t)1);
+  const int over = o->hostfile != NULL;
+  const int nh = over ? o->nhost_counts : 1;
+  const uint64_t *per = over ? o->ranks_per_host : o->ranks;
+  const int nper = over ? o->nranks_per_host : o->nranks;
+  for (int h = 0; h < nh; h++)
+    for (int r = 0; r < nper; r++)
+      for (int w = 0; w < o->nrank_workers; w++)
+        for (int sc = 0; sc < S_COUNT; sc++) {
+          if (!(o->scalings & (1u << sc)))
+            continue;
+          if (pts != NULL) {
+            scale_point *p = new_point(pts, n, K_PI, scale_scaling_names[sc],
+                                       APP_MODE_MPI, MPK_SCHED_STATIC);
+            p->hosts = over ? (int)o->host_counts[h] : 0;
+            p->ranks_per_host = over ? (int)per[r] : 0;
+            p->ranks = over ? p->hosts * p->ranks_per_host : (int)per[r];
+            p->workers = (int)o->rank_workers[w];
+            p->tpw = 1;
+            p->cores = p->ranks * p->workers;
+            p->size = (size_t)o->pi_steps *
+                      (sc == S_WEAK ? (size_t)p->cores : (size_t)1);
+          }
+          n++;
         }
-        n++;
-      }
   return n;
 }
 
@@ -518,13 +530,14 @@ static void join_counts(char *buf, size_t cap, const uint64_t *v, int n) {
 /* The sweep options a round's child gets (resolved values, so both builds
    of an A/B run measure the same points), NULL-terminated, in store. */
 typedef struct {
-  char *argv[48];
+  char *argv[56];
   char num[12][32];
-  char workers[512], rank_workers[512];
+  char workers[512], rank_workers[512], host_counts[512], ranks_per_host[512];
 } child_args;
 
 static void sweep_args(const options *o, child_args *c) {
   int k = 0, m = 0;
+  c->rank_workers[0] = c->host_counts[0] = c->ranks_per_host[0] = '\0';
 #define ARG(name, val)                                                         \
   (c->argv[k++] = (char *)(name), c->argv[k++] = (char *)(val))
 #define NUM(name, fmt, val)                                                    \
@@ -541,10 +554,20 @@ static void sweep_args(const options *o, child_args *c) {
   NUM("--imbalanced-n", "%llu", (unsigned long long)o->imb_n);
   NUM("--imbalanced-chunk", "%llu", (unsigned long long)o->imb_chunk);
   NUM("--threads-per-worker", "%d", o->tpw);
-  if (o->nranks > 0) {
+  if (o->hostfile != NULL) {
+    join_counts(c->host_counts, sizeof c->host_counts, o->host_counts,
+                o->nhost_counts);
+    join_counts(c->ranks_per_host, sizeof c->ranks_per_host, o->ranks_per_host,
+                o->nranks_per_host);
+    ARG("--hosts", o->hostfile);
+    ARG("--host-counts", c->host_counts);
+    ARG("--ranks-per-host", c->ranks_per_host);
+  }
+  if (o->nranks > 0 || o->hostfile != NULL) {
     join_counts(c->rank_workers, sizeof c->rank_workers, o->rank_workers,
                 o->nrank_workers);
-    ARG("--ranks", o->ranks_s);
+    if (o->nranks > 0)
+      ARG("--ranks", o->ranks_s);
     ARG("--rank-workers", c->rank_workers);
     ARG("--mpirun", o->mpi.mpirun);
     if (o->mpi.extra != NULL)
@@ -557,8 +580,8 @@ static void sweep_args(const options *o, child_args *c) {
 }
 
 static scale_config make_config(const options *o, const char *cmd,
-                                const char *workers, const char *rank_workers,
-                                const char *side) {
+                                const child_args *ca, const char *side) {
+  const int mpi = o->nranks > 0 || o->hostfile != NULL;
   return (scale_config){.command = cmd ? cmd : "?",
                         .repeat = o->repeat,
                         .rounds = o->rounds,
@@ -571,11 +594,15 @@ static scale_config make_config(const options *o, const char *cmd,
                         .side = side,
                         .kernels = o->kernels_s,
                         .modes = o->modes_s,
-                        .workers = workers,
+                        .workers = ca->workers,
                         .scalings = o->scalings_s,
                         .schedules = o->scheds_s,
                         .ranks = o->nranks ? o->ranks_s : NULL,
-                        .rank_workers = o->nranks ? rank_workers : NULL,
+                        .rank_workers = mpi ? ca->rank_workers : NULL,
+                        .hostfile = o->hostfile,
+                        .hosts = &o->hosts,
+                        .host_counts = ca->host_counts,
+                        .ranks_per_host = ca->ranks_per_host,
                         .pi_steps = o->pi_steps,
                         .square_n = o->square_n,
                         .imb_n = o->imb_n,
@@ -590,11 +617,15 @@ static int report_failures(const scale_point *pts, int n, const char *side) {
   int bad = 0;
   for (int i = 0; i < n; i++)
     if (pts[i].rc != MPK_OK) {
-      fprintf(stderr, PROG ": %s%s%s %s %s workers %d%s: %s\n",
+      char over[64] = "";
+      if (pts[i].hosts > 0)
+        snprintf(over, sizeof over, " over %d hosts x %d ranks", pts[i].hosts,
+                 pts[i].ranks_per_host);
+      fprintf(stderr, PROG ": %s%s%s %s %s workers %d%s%s: %s\n",
               side ? side : "", side ? ": " : "",
               scale_kernel_names[pts[i].kernel], pts[i].scaling,
               scale_mode_name(pts[i].mode), pts[i].cores,
-              pts[i].mode == APP_MODE_MPI ? " (ranks x workers)" : "",
+              pts[i].mode == APP_MODE_MPI ? " (ranks x workers)" : "", over,
               pts[i].check);
       bad = 1;
     }
@@ -681,14 +712,14 @@ static int run_sweep(options *o, int argc, char **argv) {
       status = 1;
   }
   char *cmd = join_argv(argc, argv);
-  char workers[512], rank_workers[512], name[300];
-  join_counts(workers, sizeof workers, o->workers, o->nworkers);
-  join_counts(rank_workers, sizeof rank_workers, o->rank_workers,
-              o->nrank_workers);
+  char name[300];
+  child_args ca; /* the resolved lists, for the config */
+  sweep_args(o, &ca);
   for (int s = 0; s < sides; s++) {
-    scale_config cfg =
-        make_config(o, cmd, workers, rank_workers,
-                    sides == 2 ? (s ? "baseline" : "candidate") : NULL);
+    if (!o->quiet)
+      scale_print_mpi(stdout, pts[s], npts);
+    scale_config cfg = make_config(
+        o, cmd, &ca, sides == 2 ? (s ? "baseline" : "candidate") : NULL);
     snprintf(name, sizeof name, "%s%s", o->name, s ? "-baseline" : "");
     if (scale_write(o->out, name, &cfg, &prov[s], pts[s], npts) != 0)
       status = 1;
@@ -804,5 +835,7 @@ int main(int argc, char **argv) {
   if (o.imb_chunk == 0)
     o.imb_chunk = o.imb_n / 256 > 0 ? o.imb_n / 256 : 1;
   o.modes &= ~(1u << APP_MODE_SERIAL); /* serial always runs, once */
-  return run_sweep(&o, argc, argv);
+  st = run_sweep(&o, argc, argv);
+  scale_hosts_free(&o.hosts);
+  return st;
 }

@@ -1,13 +1,14 @@
 /* scale.h - mpk-scale, the scaling driver: shared types of its parts, the
  * sweep and its rounds (mpk-scale.c), the writers and the provenance
  * (scale_output.c), the result-file readers (scale_read.c), the regression
- * check (scale_compare.c, on the statistics of scale_stats.h) and the ranks
+ * check (scale_compare.c, on the statistics of scale_stats.h), the ranks
  * x workers points run under mpirun (scale_mpi.c, which also runs the
- * children of the rounds).
+ * children of the rounds) and the hostfile of the points over hosts
+ * (scale_hosts.c).
  *
- * Safety: the readers, the key and the statistics are MT-safe (no shared
- * state); the writers, scale_compare_* and scale_prov_* print on stdio
- * streams; scale_run_child forks (call it from one thread).
+ * Safety: the readers (the hostfile's too), the key and the statistics are
+ * MT-safe (no shared state); the writers, scale_compare_* and scale_prov_*
+ * print on stdio streams; scale_run_child forks (call it from one thread).
  */
 #ifndef MPK_SCALE_H
 #define MPK_SCALE_H
@@ -30,19 +31,22 @@ extern const char *const scale_kernel_names[K_COUNT];
 extern const char *const scale_scaling_names[S_COUNT];
 
 /* One measured point. Serial points (the speedup baselines) have scaling
-   "serial", workers 1 and cores 1. MPI points (--ranks) have mode
+   "serial", workers 1 and cores 1. MPI points (--ranks, --hosts) have mode
    APP_MODE_MPI, `ranks` ranks of `workers` workers each, cores = ranks x
-   workers, and the mpirun command that measured them in `launch`. */
+   workers, and the mpirun command that measured them in `launch`; points
+   over hosts (--hosts) also have `hosts` (the first that many of the
+   hostfile) and ranks = hosts x ranks_per_host. */
 typedef struct {
   scale_kernel kernel;
   const char *scaling; /* "serial", "strong", "weak" */
   app_mode mode;
   mpk_sched_kind sched;
-  size_t chunk;            /* the schedule's chunk (0: automatic) */
-  int workers, tpw, cores; /* MPI points: workers per rank */
-  int ranks;               /* MPI points: ranks; 1 for the others */
-  size_t size;             /* steps or elements */
-  int rc;                  /* MPK_OK or the failure */
+  size_t chunk;              /* the schedule's chunk (0: automatic) */
+  int workers, tpw, cores;   /* MPI points: workers per rank */
+  int ranks;                 /* MPI points: ranks; 1 for the others */
+  int hosts, ranks_per_host; /* --hosts points; 0 for the others */
+  size_t size;               /* steps or elements */
+  int rc;                    /* MPK_OK or the failure */
   char check[96];
   double value;  /* pi, or the imbalanced sum; NaN for square */
   int repeats;   /* times held (every round's) */
@@ -69,12 +73,14 @@ int scale_point_reserve(scale_point *p, int n);
 void scale_point_free(scale_point *p); /* the arrays; p stays valid */
 
 /* The key points are matched by across runs (kernel, scaling, mode,
-   schedule, chunk, ranks, workers, threads per worker, size) and a label
-   for people, from the point's fields as a JSON file holds them. */
+   schedule, chunk, ranks, workers, threads per worker, size and, for a
+   point over hosts, its hosts) and a label for people, from the point's
+   fields as a JSON file holds them. hosts <= 0 or NaN: not a point over
+   hosts (its key is the one files without a hosts field give). */
 void scale_key(char *key, size_t kcap, char *label, size_t lcap,
                const char *kernel, const char *scaling, const char *mode,
                const char *sched, double chunk, double ranks, double workers,
-               double tpw, double size);
+               double tpw, double size, double hosts);
 void scale_point_key(const scale_point *p, char *key, size_t kcap, char *label,
                      size_t lcap);
 
@@ -111,6 +117,7 @@ typedef struct {
   char check[96];
   double value;
   char launch[384];
+  int hosts;     /* a point over hosts: its hosts; else 0 */
   int n;         /* times */
   double *times; /* seconds */
   int *round;    /* the round of each time */
@@ -121,7 +128,8 @@ typedef struct {
   scale_entry *e;
   int n;
   scale_prov prov;
-  int micro; /* Google Benchmark: each repetition is a round */
+  int micro;       /* Google Benchmark: each repetition is a round */
+  char hosts[512]; /* the hostfile's hosts of a --hosts run, "a,b"; or "" */
 } scale_runfile;
 
 /* Read an mpk-scale result file (format 1 files without round indices are
@@ -150,10 +158,12 @@ typedef struct {
 #define SCALE_ALPHA 0.05
 
 /* Compare run `cand` with run `base` (names for the output): the
-   provenance check (exit 2 on a mismatch unless allowed), one table row per
-   common point, a line beginning "REGRESSED " per regressed point, a
-   summary line, and the STEM files. Returns 0 (nothing regressed, and with
-   strict nothing inconclusive), 1 (a regression; with strict also an
+   provenance check (exit 2 on a mismatch unless allowed), a "note: " line
+   when the runs' host counts (of points over hosts) or hostfile hosts
+   differ (a point of a host count only one run has is not compared), one
+   table row per common point, a line beginning "REGRESSED " per regressed
+   point, a summary line, and the STEM files. Returns 0 (nothing regressed, and
+   with strict nothing inconclusive), 1 (a regression; with strict also an
    inconclusive point), 2 (no point in common, provenance mismatch, a file
    not written: printed on stderr). */
 int scale_compare_runs(const scale_runfile *base, const char *base_name,
@@ -164,6 +174,24 @@ int scale_compare_runs(const scale_runfile *base, const char *base_name,
    files. Unreadable input is 2. */
 int scale_compare_files(const char *base, const char *cand, int micro,
                         const scale_cmp_opts *o, FILE *out);
+
+/* The hosts of a hostfile (--hosts), in its order. */
+typedef struct {
+  char name[256];
+  int slots; /* its cores: R ranks x W workers above them oversubscribe */
+} scale_host;
+typedef struct {
+  scale_host *h; /* malloc'd (scale_hosts_free) */
+  int n;
+} scale_hosts;
+
+/* Read an Open MPI hostfile: one `NAME slots=N [max_slots=M]` line per
+   host (N >= 1, M >= N), '#' comments and blank lines; NAME a host name
+   (letters, digits, '.', '-'), each at most once. 0, or -1 with a
+   one-line reason in err (no file, no host, a bad line and its number);
+   h is then empty. */
+int scale_hosts_read(const char *path, scale_hosts *h, char *err, size_t cap);
+void scale_hosts_free(scale_hosts *h);
 
 /* Everything the output files record besides the points. */
 typedef struct {
@@ -176,7 +204,10 @@ typedef struct {
   const char *against;   /* the other mpk-scale of an A/B run, or NULL */
   const char *side;      /* "candidate" or "baseline" of an A/B run, or NULL */
   const char *kernels, *modes, *workers, *scalings, *schedules; /* as given */
-  const char *ranks, *rank_workers; /* MPI points, or NULL */
+  const char *ranks, *rank_workers;         /* MPI points, or NULL */
+  const char *hostfile;                     /* --hosts, or NULL */
+  const scale_hosts *hosts;                 /* its hosts (with hostfile) */
+  const char *host_counts, *ranks_per_host; /* --hosts, as resolved */
   uint64_t pi_steps, square_n, imb_n, imb_chunk;
   int tpw;
   double threshold, alpha; /* of the regression check */
@@ -187,7 +218,9 @@ typedef struct {
 const char *scale_mode_name(app_mode m);
 
 /* How MPI points are launched: `mpirun -np R [placement] [extra] mpk_pi
-   --mode mpi --workers W --steps N --repeat R --bind B --json`. */
+   --mode mpi --workers W --steps N --repeat R --bind B --json`. A point
+   over H hosts adds `--host a:S,b:S` (the first H hosts and their slots)
+   and places R / H ranks on each (`--map-by ppr:R/H:node`). */
 typedef struct {
   const char *mpirun; /* a path, or a name looked up in PATH */
   const char *extra;  /* more mpirun arguments, space-separated, or NULL */
@@ -195,23 +228,36 @@ typedef struct {
   double timeout;     /* seconds per launch; then the run is killed */
   int openmpi;        /* mpirun is Open MPI's: placement flags are added */
   int machine_cores;  /* R x W above this: oversubscribed, unpinned */
+  const scale_hosts *hosts; /* --hosts, or NULL */
 } scale_mpi;
 
 /* Run `m->mpirun --version` (30 s at most): 0 and m->openmpi set, or -1
    with the reason in err. */
 int scale_mpi_probe(scale_mpi *m, char *err, size_t cap);
 
-/* Measure MPI point p (kernel pi, ranks, workers, cores and size set) with
-   one launch: mpk-pi's warm-up, then `repeat` timed runs whose times (the
+/* Measure MPI point p (kernel pi, ranks, workers, cores and size set; for
+   a point over hosts, hosts and ranks_per_host, and m->hosts) with one
+   launch: mpk-pi's warm-up, then `repeat` timed runs whose times (the
    slowest rank's, between barriers) become p->times. Sets p->rc, p->check,
    p->value, p->st and p->launch; a launch that fails, exits non-zero, prints
-   no usable report or outlives m->timeout (its process group is then
-   killed) is a failed point. Returns at most ~7 s after the timeout. */
+   no usable report (or, over hosts, reports other than p->hosts nodes:
+   the hosts were not separate machines to MPI), or outlives m->timeout (its
+   process group is then killed) is a failed point; so is a point over
+   hosts when mpirun is not Open MPI's. Returns at most ~7 s after the
+   timeout. */
 void scale_mpi_measure(const scale_mpi *m, scale_point *p, int repeat);
 
 /* The unit of scale_point.rate for a kernel: "steps/s", "GB/s",
    "elements/s". */
 const char *scale_rate_unit(scale_kernel k);
+
+/* A time for people ("12.3 ms", "-" when not finite) into buf. */
+const char *scale_fmt_time(char *buf, size_t cap, double s);
+
+/* The MPI points of pts as a table on out (hosts, ranks per host, ranks,
+   workers, cores, median, speedup and efficiency with their intervals, the
+   value, the check), after the sweep; nothing without MPI points. */
+void scale_print_mpi(FILE *out, const scale_point *pts, int n);
 
 /* mkdir -p dir. 0, or -1 with errno set. */
 int scale_make_dirs(const char *dir);

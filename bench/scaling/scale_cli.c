@@ -25,9 +25,10 @@ static const char usage_text[] =
     "                 [--baseline FILE.json | --against OTHER-MPK-SCALE]\n"
     "                 [--threshold T] [--alpha A] [--strict]\n"
     "                 [--allow-mismatch]\n"
-    "                 [--ranks LIST [--rank-workers LIST] [--mpirun PATH]\n"
-    "                  [--mpirun-args ARGS] [--mpk-pi PATH] "
-    "[--mpi-timeout S]]\n"
+    "                 [--ranks LIST | --hosts HOSTFILE [--host-counts LIST]\n"
+    "                  [--ranks-per-host LIST]] [--rank-workers LIST]\n"
+    "                 [--mpirun PATH] [--mpirun-args ARGS] [--mpk-pi PATH]\n"
+    "                 [--mpi-timeout S]\n"
     "       mpk-scale --compare FILE.json --baseline FILE.json [check opts]\n"
     "       mpk-scale --compare-micro BASE.json CAND.json [check opts]\n"
     "\n"
@@ -73,7 +74,8 @@ static const char usage_text[] =
     "                        directory is inside an mpk source tree)\n"
     "  --name NAME           file name stem (default scaling)\n"
     "  --quiet               no progress line (it only appears on a\n"
-    "                        terminal) and no summary line\n"
+    "                        terminal), no summary line and no table of\n"
+    "                        the MPI points\n"
     "\n"
     "Regression check (docs/guide.md, \"A performance regression check\"):\n"
     "  --baseline FILE.json  after the sweep, compare with an earlier run\n"
@@ -109,7 +111,8 @@ static const char usage_text[] =
     "                        --bind-to core) and pins its workers there;\n"
     "                        beyond, --oversubscribe --bind-to none and\n"
     "                        unpinned workers\n"
-    "  --rank-workers LIST   workers per rank (default: the --workers list)\n"
+    "  --rank-workers LIST   workers per rank (default: the --workers list),\n"
+    "                        with --ranks and with --hosts\n"
     "  --mpirun PATH         the launcher (default " MPK_SCALE_MPIRUN ")\n"
     "  --mpirun-args ARGS    more launcher arguments, space-separated\n"
     "  --mpk-pi PATH         the mpk-pi to launch (default: the one beside\n"
@@ -119,8 +122,38 @@ static const char usage_text[] =
     "  The launcher environment is the caller's (as root with Open MPI:\n"
     "  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1).\n"
     "\n"
+    "Hosts x ranks x workers (the pool over MPI on several machines, pi):\n"
+    "  --hosts HOSTFILE      an Open MPI hostfile, one 'NAME slots=N' line a\n"
+    "                        host (N: its cores); measure pi on H hosts x R\n"
+    "                        ranks per host x W workers for each H in\n"
+    "                        --host-counts, R in --ranks-per-host and W in\n"
+    "                        --rank-workers, each point one `mpirun -np H*R\n"
+    "                        --host A:N,B:N.. --map-by ppr:R:node:PE=W\n"
+    "                        --bind-to core ... mpk-pi --mode mpi --workers\n"
+    "                        W --json` on the first H hosts of the file\n"
+    "                        (R x W above a host's N: --map-by ppr:R:node\n"
+    "                        --oversubscribe --bind-to none, workers\n"
+    "                        unpinned). Points record hosts and\n"
+    "                        ranks_per_host (ranks = H x R, cores = H x R x\n"
+    "                        W); a point whose ranks ran on other than H\n"
+    "                        nodes fails. Needs Open MPI's mpirun; excludes\n"
+    "                        --ranks. A bad hostfile (missing, empty, a bad\n"
+    "                        line, a host twice) is exit 2\n"
+    "  --host-counts LIST    host counts H, each at most the file's hosts\n"
+    "                        (default 1, 2, 4, .. below the file's hosts,\n"
+    "                        then all of them)\n"
+    "  --ranks-per-host LIST ranks per host R (default 1)\n"
+    "  Hosts simulated on this machine (UTS namespaces, TCP over loopback,\n"
+    "  the same cores): --mpirun tests/cluster/mpirun-cluster, the host\n"
+    "  names of the file any but this machine's (docs/guide.md).\n"
+    "  After a sweep with --ranks or --hosts its MPI points are printed as\n"
+    "  a table on stdout (hosts, ranks per host, ranks, workers, cores,\n"
+    "  median, speedup, efficiency, value, check).\n"
+    "\n"
     "Regression rule: points are matched by kernel, scaling, mode,\n"
-    "schedule, chunk, workers and size. The unit is the round: per point,\n"
+    "schedule, chunk, ranks, workers, size and hosts (a baseline with other\n"
+    "host counts is noted; those points are not compared). The unit is\n"
+    "the round: per point,\n"
     "Yuen's trimmed (20%) Welch t-test on the logs of the round medians\n"
     "gives the ratio candidate / baseline and its interval; a point\n"
     "regressed when it is slower by more than the threshold at level alpha\n"
@@ -171,6 +204,9 @@ enum {
   OPT_MPIRUN_ARGS,
   OPT_MPK_PI,
   OPT_MPI_TIMEOUT,
+  OPT_HOSTS,
+  OPT_HOST_COUNTS,
+  OPT_RANKS_PER_HOST,
   OPT_HELP
 };
 
@@ -195,6 +231,43 @@ static int in_source_tree(void) {
       return 0;
     *slash = '\0';
   }
+}
+
+/* The list of counts 1..MAX_RANKS of option opt (--ranks, --host-counts,
+   --ranks-per-host) into v[0..*n): 0, or -1 after the usage message. */
+static int count_list(const char *opt, const char *arg, uint64_t *v, int *n) {
+  if (app_parse_count_list(arg, 1, MAX_RANKS, v, SCALE_MAX_WORKERS, n) == 0)
+    return 0;
+  app_usage(PROG, "bad %s '%s' (want a list like 1,2,4 of 1..%d)", opt, arg,
+            MAX_RANKS);
+  return -1;
+}
+
+/* --hosts: read and check the hostfile, then the host counts against it;
+   fill in the defaults (host counts 1, 2, 4, .. and all hosts; 1 rank per
+   host). -1 to go on, or 2 after the message. */
+static int read_hosts(options *o) {
+  char err[512];
+  if (scale_hosts_read(o->hostfile, &o->hosts, err, sizeof err) != 0)
+    return app_usage(PROG, "%s", err);
+  const int n = o->hosts.n;
+  for (int i = 0; i < o->nhost_counts; i++)
+    if (o->host_counts[i] > (uint64_t)n) {
+      app_usage(PROG, "--host-counts %llu: hostfile '%s' names %d host%s",
+                (unsigned long long)o->host_counts[i], o->hostfile, n,
+                n == 1 ? "" : "s");
+      scale_hosts_free(&o->hosts);
+      return 2;
+    }
+  if (o->nhost_counts == 0) {
+    for (int h = 1; h < n && o->nhost_counts < SCALE_MAX_WORKERS - 1; h *= 2)
+      o->host_counts[o->nhost_counts++] = (uint64_t)h;
+    o->host_counts[o->nhost_counts++] = (uint64_t)n;
+  }
+  if (o->nranks_per_host == 0)
+    o->ranks_per_host[o->nranks_per_host++] = 1;
+  o->mpi.hosts = &o->hosts;
+  return -1;
 }
 
 int scale_parse_options(int argc, char **argv, options *o) {
@@ -231,6 +304,9 @@ int scale_parse_options(int argc, char **argv, options *o) {
       {"mpirun-args", required_argument, NULL, OPT_MPIRUN_ARGS},
       {"mpk-pi", required_argument, NULL, OPT_MPK_PI},
       {"mpi-timeout", required_argument, NULL, OPT_MPI_TIMEOUT},
+      {"hosts", required_argument, NULL, OPT_HOSTS},
+      {"host-counts", required_argument, NULL, OPT_HOST_COUNTS},
+      {"ranks-per-host", required_argument, NULL, OPT_RANKS_PER_HOST},
       {"help", no_argument, NULL, OPT_HELP},
       {NULL, 0, NULL, 0}};
   int count;
@@ -373,12 +449,8 @@ int scale_parse_options(int argc, char **argv, options *o) {
     case OPT_ALLOW_MISMATCH: o->cmp.allow_mismatch = 1; break;
     case OPT_ONLY: o->only = optarg; break;
     case OPT_RANKS:
-      if (app_parse_count_list(optarg, 1, MAX_RANKS, o->ranks,
-                               SCALE_MAX_WORKERS, &o->nranks) != 0)
-        return app_usage(PROG,
-                         "bad --ranks '%s' (want a list like 1,2,4 of "
-                         "1..4096)",
-                         optarg);
+      if (count_list("--ranks", optarg, o->ranks, &o->nranks) != 0)
+        return 2;
       o->ranks_s = optarg;
       break;
     case OPT_RANK_WORKERS:
@@ -401,6 +473,21 @@ int scale_parse_options(int argc, char **argv, options *o) {
         return app_usage(PROG, "empty --mpk-pi");
       o->mpi.mpk_pi = optarg;
       break;
+    case OPT_HOSTS:
+      if (*optarg == '\0')
+        return app_usage(PROG, "empty --hosts");
+      o->hostfile = optarg;
+      break;
+    case OPT_HOST_COUNTS:
+      if (count_list("--host-counts", optarg, o->host_counts,
+                     &o->nhost_counts) != 0)
+        return 2;
+      break;
+    case OPT_RANKS_PER_HOST:
+      if (count_list("--ranks-per-host", optarg, o->ranks_per_host,
+                     &o->nranks_per_host) != 0)
+        return 2;
+      break;
     case OPT_MPI_TIMEOUT:
       if (app_parse_double(optarg, 0.1, 1e6, &o->mpi.timeout) != 0)
         return app_usage(
@@ -411,8 +498,9 @@ int scale_parse_options(int argc, char **argv, options *o) {
       fputs(usage_text, stdout);
       printf("This build: %s\n",
              app_mode_mpi_built()
-                 ? "MPI points available (--ranks), mpk-pi has --mode mpi"
-                 : "without MPI (--ranks unavailable)");
+                 ? "MPI points available (--ranks, --hosts), mpk-pi has "
+                   "--mode mpi"
+                 : "without MPI (--ranks and --hosts unavailable)");
       return 0;
     default: return app_usage_getopt(PROG, c, argv);
     }
@@ -434,22 +522,38 @@ int scale_parse_options(int argc, char **argv, options *o) {
     return app_usage(PROG, "--against and --baseline exclude each other");
   if (o->against != NULL && o->compare != NULL)
     return app_usage(PROG, "--against measures: it takes no --compare");
-  if (o->nranks == 0 && (o->nrank_workers > 0 || o->mpi.extra != NULL))
-    return app_usage(PROG, "--rank-workers and --mpirun-args need --ranks");
+  if (o->nranks > 0 && o->hostfile != NULL)
+    return app_usage(PROG, "--ranks and --hosts exclude each other (with "
+                           "--hosts, ranks per host are --ranks-per-host)");
+  if (o->hostfile == NULL && (o->nhost_counts > 0 || o->nranks_per_host > 0))
+    return app_usage(PROG, "--host-counts and --ranks-per-host need --hosts");
+  if (o->nranks == 0 && o->hostfile == NULL &&
+      (o->nrank_workers > 0 || o->mpi.extra != NULL))
+    return app_usage(PROG, "--rank-workers and --mpirun-args need --ranks "
+                           "or --hosts");
   if (o->compare == NULL && !o->out_given && in_source_tree())
     return app_usage(PROG, "the current directory is inside an mpk source "
                            "tree: give --out DIR (results never go into "
                            "the sources unless asked)");
-  if (o->nranks > 0 && o->compare == NULL) {
+  if ((o->nranks > 0 || o->hostfile != NULL) && o->compare == NULL) {
+    const char *opt = o->nranks > 0 ? "--ranks" : "--hosts";
     if (!app_mode_mpi_built())
-      return app_usage(PROG, "--ranks: mpk was built without MPI (mpk-pi "
-                             "has no mpi mode)");
+      return app_usage(PROG,
+                       "%s: mpk was built without MPI (mpk-pi has no "
+                       "mpi mode)",
+                       opt);
     if (!(o->kernels & (1u << K_PI)))
-      return app_usage(PROG, "--ranks measures the pi kernel: add pi to "
-                             "--kernels");
+      return app_usage(PROG,
+                       "%s measures the pi kernel: add pi to "
+                       "--kernels",
+                       opt);
     if (o->mpi.mpk_pi == NULL || *o->mpi.mpk_pi == '\0')
-      return app_usage(PROG, "--ranks: no mpk-pi in this build: give "
-                             "--mpk-pi PATH");
+      return app_usage(PROG,
+                       "%s: no mpk-pi in this build: give --mpk-pi "
+                       "PATH",
+                       opt);
   }
+  if (o->hostfile != NULL && o->compare == NULL)
+    return read_hosts(o);
   return -1;
 }

@@ -44,11 +44,19 @@ typedef struct {
   uint64_t ranks[SCALE_MAX_WORKERS], rank_workers[SCALE_MAX_WORKERS];
   int nranks, nrank_workers;
   const char *ranks_s, *rank_workers_s;
+  /* --hosts: the hostfile, its hosts, the host counts and ranks per host
+     (resolved: defaults filled in by scale_parse_options) */
+  const char *hostfile;
+  scale_hosts hosts;
+  uint64_t host_counts[SCALE_MAX_WORKERS], ranks_per_host[SCALE_MAX_WORKERS];
+  int nhost_counts, nranks_per_host;
   scale_mpi mpi;
 } options;
 
 /* Parse argv into o (defaults already set): -1 to go on, or the exit
-   status (0 after --help, 2 after a one-line usage message). */
+   status (0 after --help, 2 after a one-line usage message). With --hosts
+   (and no --compare) the hostfile is read and checked here: o->hosts then
+   holds its hosts (the caller frees them with scale_hosts_free). */
 int scale_parse_options(int argc, char **argv, options *o);
 
 #endif

@@ -18,20 +18,6 @@ typedef struct {
   scale_test t;
 } row;
 
-static const char *fmt_time(char *buf, size_t cap, double s) {
-  if (!isfinite(s))
-    snprintf(buf, cap, "-");
-  else if (s < 1e-6)
-    snprintf(buf, cap, "%.4g ns", s * 1e9);
-  else if (s < 1e-3)
-    snprintf(buf, cap, "%.4g us", s * 1e6);
-  else if (s < 1.0)
-    snprintf(buf, cap, "%.4g ms", s * 1e3);
-  else
-    snprintf(buf, cap, "%.4g s", s);
-  return buf;
-}
-
 static const char *fmt_pct(char *buf, size_t cap, double ratio) {
   if (!isfinite(ratio))
     snprintf(buf, cap, "-");
@@ -80,8 +66,8 @@ static void print_table(const row *r, int n, const scale_cmp_opts *o,
     char rounds[24];
     snprintf(rounds, sizeof rounds, "%d/%d", x->sb.n, x->sc.n);
     fprintf(out, "%-*s  %10s  %10s  %8s  %-20s  %9s  %6s  %s\n", w, x->c->label,
-            fmt_time(tb, sizeof tb, exp(x->sb.center)),
-            fmt_time(tc, sizeof tc, exp(x->sc.center)),
+            scale_fmt_time(tb, sizeof tb, exp(x->sb.center)),
+            scale_fmt_time(tc, sizeof tc, exp(x->sc.center)),
             fmt_pct(ch, sizeof ch, x->t.ratio), iv, p, rounds,
             verdict_cell(v, sizeof v, &x->t));
   }
@@ -163,6 +149,46 @@ static int write_files(const char *stem, const char *bn, const char *cn,
   return fclose(f) != 0 || bad ? -1 : 0;
 }
 
+/* The host counts of r's points over hosts, "1,2" ("none"), into buf. */
+static void host_counts(const scale_runfile *r, char *buf, size_t cap) {
+  int prev = 0;
+  size_t len = 0;
+  buf[0] = '\0';
+  for (;;) { /* the next larger count, so the list is sorted and unique */
+    int next = 0;
+    for (int i = 0; i < r->n; i++)
+      if (r->e[i].hosts > prev && (next == 0 || r->e[i].hosts < next))
+        next = r->e[i].hosts;
+    if (next == 0 || len >= cap)
+      break;
+    int w = snprintf(buf + len, cap - len, "%s%d", len ? "," : "", next);
+    if (w < 0)
+      break;
+    len += (size_t)w;
+    prev = next;
+  }
+  if (len == 0)
+    snprintf(buf, cap, "none");
+}
+
+/* Notes on the runs' hosts: other host counts (their points are not
+   compared: a point's key has its hosts), other hostfile hosts. */
+static void diff_hosts(const scale_runfile *base, const scale_runfile *cand,
+                       FILE *out) {
+  char hb[256], hc[256];
+  host_counts(base, hb, sizeof hb);
+  host_counts(cand, hc, sizeof hc);
+  if (strcmp(hb, hc) != 0)
+    fprintf(out,
+            "note: host counts of the points over hosts: baseline %s, "
+            "candidate %s (a point of a host count only one run has is not "
+            "compared)\n",
+            hb, hc);
+  if (base->hosts[0] && cand->hosts[0] && strcmp(base->hosts, cand->hosts))
+    fprintf(out, "note: hosts: baseline '%s', candidate '%s'\n", base->hosts,
+            cand->hosts);
+}
+
 /* The provenance check: 0 to go on, 2 to stop (printed). */
 static int check_prov(const scale_runfile *base, const scale_runfile *cand,
                       const scale_cmp_opts *o, FILE *out, char **lines) {
@@ -171,6 +197,7 @@ static int check_prov(const scale_runfile *base, const scale_runfile *cand,
   if (m == NULL)
     return 2;
   int mismatches = scale_prov_diff(&base->prov, &cand->prov, m);
+  diff_hosts(base, cand, m);
   fclose(m);
   if (mismatches > 0 && !o->allow_mismatch) {
     fprintf(stderr,
@@ -228,7 +255,7 @@ int scale_compare_runs(const scale_runfile *base, const char *base_name,
   if (n == 0) {
     fprintf(stderr,
             "mpk-scale: no point of %s matches a measured point of %s "
-            "(different kernels, modes, workers or sizes?)\n",
+            "(different kernels, modes, workers, sizes or hosts?)\n",
             cand_name, base_name);
     status = 2;
     goto out;
@@ -255,9 +282,9 @@ int scale_compare_runs(const scale_runfile *base, const char *base_name,
               "threshold %g%%)\n",
               r[i].c->label, fmt_pct(ch, sizeof ch, t[i].ratio),
               fmt_pct(lo, sizeof lo, t[i].lo), fmt_pct(hi, sizeof hi, t[i].hi),
-              fmt_time(tc, sizeof tc, exp(sc[i].center)),
-              fmt_time(tb, sizeof tb, exp(sb[i].center)), t[i].p_slower_adj,
-              100.0 * o->threshold);
+              scale_fmt_time(tc, sizeof tc, exp(sc[i].center)),
+              scale_fmt_time(tb, sizeof tb, exp(sb[i].center)),
+              t[i].p_slower_adj, 100.0 * o->threshold);
     }
   fprintf(out,
           "mpk-scale: %d points compared, %d regressed, %d improved, %d "

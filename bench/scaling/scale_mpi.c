@@ -1,6 +1,7 @@
-/* scale_mpi.c - mpk-scale's ranks x workers points (--ranks): each is one
- * `mpirun -np R ... mpk-pi --mode mpi --workers W --json` run as a child
- * with a deadline, whose JSON report becomes the point. See scale.h.
+/* scale_mpi.c - mpk-scale's ranks x workers points (--ranks) and hosts x
+ * ranks x workers points (--hosts): each is one `mpirun -np R ... mpk-pi
+ * --mode mpi --workers W --json` run as a child with a deadline, whose JSON
+ * report becomes the point. See scale.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -217,24 +218,64 @@ static int split_args(char *s, char **argv, int *n, int cap) {
   return 0;
 }
 
+/* Whether point p's workers fit its cores: the machine's, or over hosts
+   each of its hosts' slots. */
+static int point_fits(const scale_mpi *m, const scale_point *p) {
+  if (p->hosts <= 0)
+    return p->cores <= m->machine_cores;
+  for (int i = 0; i < p->hosts; i++)
+    if (p->ranks_per_host * p->workers > m->hosts->h[i].slots)
+      return 0;
+  return 1;
+}
+
+/* "a:S,b:S" of the first n hosts into buf; -1 when it does not fit. */
+static int host_list(const scale_hosts *h, int n, char *buf, size_t cap) {
+  size_t len = 0;
+  for (int i = 0; i < n; i++) {
+    int w = snprintf(buf + len, cap - len, "%s%s:%d", i ? "," : "",
+                     h->h[i].name, h->h[i].slots);
+    if (w < 0 || (size_t)w >= cap - len)
+      return -1;
+    len += (size_t)w;
+  }
+  return 0;
+}
+
 /* The launch command of point p into argv (numbers formatted into store,
-   extra split in place); returns argc, or -1 when extra has too many
-   words. Open MPI places the ranks: with R x W <= the machine's cores each
-   rank gets W cores of its own and mpk-pi pins its workers inside them;
-   beyond, nothing is pinned and the OS shares the cores. */
+   the host list into hosts, extra split in place); returns argc, or -1
+   when extra has too many words or the host list is too long. Open MPI
+   places the ranks: when R x W fits (point_fits) each rank gets W cores of
+   its own and mpk-pi pins its workers inside them; beyond, nothing is
+   pinned and the OS shares the cores. Over hosts, each of the first H
+   hosts gets R / H ranks (ppr: processes per resource). */
 static int build_argv(const scale_mpi *m, const scale_point *p, int repeat,
-                      char **argv, char store[][32], char *extra) {
+                      char **argv, char store[][32], char *hosts, size_t hcap,
+                      char *extra) {
   int n = 0, k = 0;
   argv[n++] = (char *)m->mpirun;
   argv[n++] = "-np";
   snprintf(store[k], 32, "%d", p->ranks);
   argv[n++] = store[k++];
-  const int fits = p->cores <= m->machine_cores;
+  const int fits = point_fits(m, p);
+  if (p->hosts > 0) {
+    if (host_list(m->hosts, p->hosts, hosts, hcap) != 0)
+      return -1;
+    argv[n++] = "--host";
+    argv[n++] = hosts;
+  }
   if (m->openmpi) {
-    if (fits) { /* each rank its own W cores, its workers pinned inside */
+    char *map = store[k++];
+    if (p->hosts > 0)
+      snprintf(map, 32, fits ? "ppr:%d:node:PE=%d" : "ppr:%d:node",
+               p->ranks_per_host, p->workers);
+    else
+      snprintf(map, 32, "slot:PE=%d", p->workers);
+    if (fits || p->hosts > 0) {
       argv[n++] = "--map-by";
-      snprintf(store[k], 32, "slot:PE=%d", p->workers);
-      argv[n++] = store[k++];
+      argv[n++] = map;
+    }
+    if (fits) { /* each rank its own W cores, its workers pinned inside */
       argv[n++] = "--bind-to";
       argv[n++] = "core";
     } else { /* more workers than cores: nobody pinned, the OS shares */
@@ -271,6 +312,7 @@ static void fail(scale_point *p, int rc, const char *msg) {
 
 void scale_mpi_measure(const scale_mpi *m, scale_point *p, int repeat) {
   char *argv[MAX_ARGS], store[8][32], extra[1024], line[160], msg[200];
+  char hosts[8192];
   snprintf(p->check, sizeof p->check, "ok");
   if (scale_point_reserve(p, repeat) != 0) {
     fail(p, MPK_ENOMEM, "out of memory");
@@ -280,10 +322,20 @@ void scale_mpi_measure(const scale_mpi *m, scale_point *p, int repeat) {
   p->rounds = 1;
   for (int i = 0; i < repeat; i++)
     p->round[i] = 0;
+  if (p->hosts > 0 && (m->hosts == NULL || p->hosts > m->hosts->n)) {
+    fail(p, MPK_EINVAL, "more hosts than the hostfile names");
+    return;
+  }
+  if (p->hosts > 0 && !m->openmpi) {
+    fail(p, MPK_ENOSYS,
+         "--hosts places ranks with Open MPI's mpirun (--host, --map-by "
+         "ppr); this mpirun is not it");
+    return;
+  }
   snprintf(extra, sizeof extra, "%s", m->extra ? m->extra : "");
-  int argc = build_argv(m, p, repeat, argv, store, extra);
+  int argc = build_argv(m, p, repeat, argv, store, hosts, sizeof hosts, extra);
   if (argc < 0) {
-    fail(p, MPK_EINVAL, "too many --mpirun-args");
+    fail(p, MPK_EINVAL, "too many --mpirun-args, or too long a host list");
     return;
   }
   /* The command, for the record (JSON "launch"). */
@@ -334,6 +386,12 @@ void scale_mpi_measure(const scale_mpi *m, scale_point *p, int repeat) {
         snprintf(msg, sizeof msg, "ran %g ranks, %g workers in all",
                  app_json_get_num(r, "ranks", 0),
                  app_json_get_num(r, "total_workers", 0));
+        fail(p, MPK_EIO, msg);
+      } else if (p->hosts > 0 && app_json_get_num(r, "nodes", 0) != p->hosts) {
+        snprintf(msg, sizeof msg,
+                 "the ranks ran on %g nodes, not %d hosts (hosts that "
+                 "are one machine to MPI?)",
+                 app_json_get_num(r, "nodes", 0), p->hosts);
         fail(p, MPK_EIO, msg);
       } else {
         int good = 1;

@@ -38,6 +38,67 @@ const char *scale_rate_unit(scale_kernel k) {
   return k == K_PI ? "steps/s" : k == K_SQUARE ? "GB/s" : "elements/s";
 }
 
+const char *scale_fmt_time(char *buf, size_t cap, double s) {
+  if (!isfinite(s))
+    snprintf(buf, cap, "-");
+  else if (s < 1e-6)
+    snprintf(buf, cap, "%.4g ns", s * 1e9);
+  else if (s < 1e-3)
+    snprintf(buf, cap, "%.4g us", s * 1e6);
+  else if (s < 1.0)
+    snprintf(buf, cap, "%.4g ms", s * 1e3);
+  else
+    snprintf(buf, cap, "%.4g s", s);
+  return buf;
+}
+
+/* "v [lo, hi]" (times mul, `digits` decimals, then suffix), "v" without
+   an interval, "-" without v. */
+static const char *fmt_ci(char *buf, size_t cap, double v, double lo, double hi,
+                          double mul, int digits, const char *suffix) {
+  if (!isfinite(v))
+    snprintf(buf, cap, "-");
+  else if (isfinite(lo) && isfinite(hi))
+    snprintf(buf, cap, "%.*f%s [%.*f, %.*f]", digits, mul * v, suffix, digits,
+             mul * lo, digits, mul * hi);
+  else
+    snprintf(buf, cap, "%.*f%s", digits, mul * v, suffix);
+  return buf;
+}
+
+void scale_print_mpi(FILE *out, const scale_point *pts, int n) {
+  int any = 0;
+  for (int i = 0; i < n; i++)
+    any |= pts[i].mode == APP_MODE_MPI;
+  if (!any)
+    return;
+  fprintf(out, "%-7s %5s %10s %5s %7s %5s %10s  %-22s  %-22s  %-18s  %s\n",
+          "scaling", "hosts", "ranks/host", "ranks", "workers", "cores",
+          "median", "speedup [95%]", "efficiency [95%]", "value", "check");
+  for (int i = 0; i < n; i++) {
+    const scale_point *p = &pts[i];
+    if (p->mode != APP_MODE_MPI)
+      continue;
+    char h[16] = "-", rph[16] = "-", t[32] = "-", sp[64] = "-", ef[64] = "-",
+         v[32] = "-";
+    if (p->hosts > 0) {
+      snprintf(h, sizeof h, "%d", p->hosts);
+      snprintf(rph, sizeof rph, "%d", p->ranks_per_host);
+    }
+    if (p->rc == 0) {
+      scale_fmt_time(t, sizeof t, p->st.median);
+      fmt_ci(sp, sizeof sp, p->speedup, p->speedup_lo, p->speedup_hi, 1, 2,
+             "x");
+      fmt_ci(ef, sizeof ef, p->efficiency, p->efficiency_lo, p->efficiency_hi,
+             100, 0, "%");
+      snprintf(v, sizeof v, "%.16g", p->value);
+    }
+    fprintf(out, "%-7s %5s %10s %5d %7d %5d %10s  %-22s  %-22s  %-18s  %s\n",
+            p->scaling, h, rph, p->ranks, p->workers, p->cores, t, sp, ef, v,
+            p->check);
+  }
+}
+
 int scale_point_reserve(scale_point *p, int n) {
   if (n <= p->cap)
     return 0;
@@ -248,12 +309,14 @@ static void write_point_json(FILE *f, const scale_point *p) {
   fprintf(f, "    {\"kernel\": \"%s\", \"scaling\": \"%s\", \"mode\": ",
           scale_kernel_names[p->kernel], p->scaling);
   app_json_str(f, scale_mode_name(p->mode));
+  fprintf(f, ", \"schedule\": \"%s\", \"chunk\": %zu, \"ranks\": %d",
+          app_sched_name(p->sched), p->chunk, p->ranks);
+  int_or_null(f, "hosts", p->hosts > 0 ? p->hosts : -1);
+  int_or_null(f, "ranks_per_host", p->hosts > 0 ? p->ranks_per_host : -1);
   fprintf(f,
-          ", \"schedule\": \"%s\", \"chunk\": %zu, \"ranks\": %d, "
-          "\"workers\": %d, \"threads_per_worker\": %d, \"cores\": %d, "
+          ", \"workers\": %d, \"threads_per_worker\": %d, \"cores\": %d, "
           "\"size\": %zu, \"repeats\": %d, \"ok\": %s, \"check\": ",
-          app_sched_name(p->sched), p->chunk, p->ranks, p->workers, p->tpw,
-          p->cores, p->size, p->rc == 0 ? p->repeats : 0,
+          p->workers, p->tpw, p->cores, p->size, p->rc == 0 ? p->repeats : 0,
           p->rc == 0 ? "true" : "false");
   app_json_str(f, p->check);
   int ok = p->rc == 0;
@@ -340,6 +403,23 @@ static int write_json(const char *path, const scale_config *c,
   app_json_str(f, c->ranks);
   fprintf(f, ", \"rank_workers\": ");
   app_json_str(f, c->rank_workers);
+  fprintf(f, ", \"hostfile\": ");
+  app_json_str(f, c->hostfile);
+  fprintf(f, ", \"hosts\": ");
+  if (c->hostfile == NULL || c->hosts == NULL) {
+    fputs("null", f);
+  } else {
+    for (int i = 0; i < c->hosts->n; i++) {
+      fputs(i ? ", {\"name\": " : "[{\"name\": ", f);
+      app_json_str(f, c->hosts->h[i].name);
+      fprintf(f, ", \"slots\": %d}", c->hosts->h[i].slots);
+    }
+    fputs(c->hosts->n ? "]" : "[]", f);
+  }
+  fprintf(f, ", \"host_counts\": ");
+  app_json_str(f, c->hostfile ? c->host_counts : NULL);
+  fprintf(f, ", \"ranks_per_host\": ");
+  app_json_str(f, c->hostfile ? c->ranks_per_host : NULL);
   fprintf(f,
           ", \"pi_steps\": %llu, \"square_n\": %llu, \"imbalanced_n\": %llu, "
           "\"imbalanced_chunk\": %llu, \"threads_per_worker\": %d, "
@@ -373,7 +453,7 @@ static int write_csv(const char *path, const scale_point *pts, int n) {
              "cores,size,repeats,ok,median_s,min_s,max_s,q25_s,q75_s,"
              "rel_noise,speedup,efficiency,karp_flatt,rate,rate_unit,value,"
              "ranks,rounds,noise_within,noise_between,speedup_lo,speedup_hi,"
-             "efficiency_lo,efficiency_hi\n");
+             "efficiency_lo,efficiency_hi,hosts,ranks_per_host\n");
   for (int i = 0; i < n; i++) {
     const scale_point *p = &pts[i];
     int ok = p->rc == 0;
@@ -397,7 +477,10 @@ static int write_csv(const char *path, const scale_point *pts, int n) {
                    p->efficiency_lo, p->efficiency_hi};
     for (size_t k = 0; k < sizeof iv / sizeof iv[0]; k++)
       csv_num(f, ok ? iv[k] : NAN);
-    fputs("\n", f);
+    if (p->hosts > 0)
+      fprintf(f, ",%d,%d\n", p->hosts, p->ranks_per_host);
+    else
+      fputs(",,\n", f);
   }
   int bad = ferror(f);
   return fclose(f) != 0 || bad ? -1 : 0;

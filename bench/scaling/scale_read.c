@@ -13,9 +13,18 @@
 void scale_key(char *key, size_t kcap, char *label, size_t lcap,
                const char *kernel, const char *scaling, const char *mode,
                const char *sched, double chunk, double ranks, double workers,
-               double tpw, double size) {
-  snprintf(key, kcap, "%s|%s|%s|%s|%.0f|%.0f|%.0f|%.0f|%.0f", kernel, scaling,
-           mode, sched, chunk, ranks, workers, tpw, size);
+               double tpw, double size, double hosts) {
+  const int over_hosts = hosts > 0; /* NaN: no */
+  int k = snprintf(key, kcap, "%s|%s|%s|%s|%.0f|%.0f|%.0f|%.0f|%.0f", kernel,
+                   scaling, mode, sched, chunk, ranks, workers, tpw, size);
+  if (over_hosts && k >= 0 && (size_t)k < kcap)
+    snprintf(key + k, kcap - (size_t)k, "|hosts=%.0f", hosts);
+  if (over_hosts) {
+    snprintf(label, lcap,
+             "%s %s %s %s hosts=%.0f ranks/host=%.0f workers=%.0f size=%.0f",
+             kernel, scaling, mode, sched, hosts, ranks / hosts, workers, size);
+    return;
+  }
   char w[64];
   if (ranks > 1 && tpw > 1)
     snprintf(w, sizeof w, "%.0fx%.0fx%.0f", ranks, workers, tpw);
@@ -33,7 +42,8 @@ void scale_point_key(const scale_point *p, char *key, size_t kcap, char *label,
                      size_t lcap) {
   scale_key(key, kcap, label, lcap, scale_kernel_names[p->kernel], p->scaling,
             scale_mode_name(p->mode), app_sched_name(p->sched),
-            (double)p->chunk, p->ranks, p->workers, p->tpw, (double)p->size);
+            (double)p->chunk, p->ranks, p->workers, p->tpw, (double)p->size,
+            p->hosts);
 }
 
 static void get_str(const app_json *o, const char *k, char *buf, size_t cap) {
@@ -136,6 +146,8 @@ static int read_points(const app_json *doc, scale_runfile *r) {
   for (size_t i = 0; i < pts->len; i++) {
     const app_json *p = &pts->items[i];
     scale_entry *e = &r->e[r->n++];
+    double hosts = app_json_get_num(p, "hosts", NAN); /* null, or absent */
+    e->hosts = hosts >= 1 && hosts < 1e9 ? (int)hosts : 0;
     const char *kernel = app_json_get_str(p, "kernel", NULL);
     const char *scaling = app_json_get_str(p, "scaling", NULL);
     const char *mode = app_json_get_str(p, "mode", NULL);
@@ -149,7 +161,7 @@ static int read_points(const app_json *doc, scale_runfile *r) {
               app_json_get_num(p, "ranks", 1),
               app_json_get_num(p, "workers", 1),
               app_json_get_num(p, "threads_per_worker", 1),
-              app_json_get_num(p, "size", 0));
+              app_json_get_num(p, "size", 0), e->hosts);
     e->ok = ok->number != 0;
     get_str(p, "check", e->check, sizeof e->check);
     get_str(p, "launch", e->launch, sizeof e->launch);
@@ -161,6 +173,20 @@ static int read_points(const app_json *doc, scale_runfile *r) {
       return -1;
   }
   return 0;
+}
+
+/* The hostfile hosts of a --hosts run (config.hosts: [{"name", "slots"}])
+   into r->hosts, "a,b". */
+static void hosts_from_json(const app_json *doc, scale_runfile *r) {
+  const app_json *h = app_json_get(app_json_get(doc, "config"), "hosts");
+  size_t len = 0;
+  r->hosts[0] = '\0';
+  for (size_t i = 0; h && h->type == APP_JSON_ARRAY && i < h->len; i++) {
+    int w = snprintf(r->hosts + len, sizeof r->hosts - len, "%s%s",
+                     i ? "," : "", app_json_get_str(&h->items[i], "name", "?"));
+    if (w < 0 || (len += (size_t)w) >= sizeof r->hosts)
+      break;
+  }
 }
 
 int scale_read_run(const char *path, scale_runfile *r) {
@@ -175,8 +201,10 @@ int scale_read_run(const char *path, scale_runfile *r) {
   int rc = strcmp(app_json_get_str(doc, "tool", ""), "mpk-scale") == 0
                ? read_points(doc, r)
                : -1;
-  if (rc == 0)
+  if (rc == 0) {
     prov_from_json(doc, &r->prov);
+    hosts_from_json(doc, r);
+  }
   app_json_free(doc);
   if (rc != 0) {
     scale_runfile_free(r);

@@ -273,6 +273,8 @@ int scale_rounds_run(const scale_rounds_cfg *c, scale_point *pts[2], int n,
         pts[s][i].rc = MPK_ETASK;
         snprintf(pts[s][i].check, sizeof pts[s][i].check, "not measured by %s",
                  c->bin[s]);
+      } else if (pts[s][i].rc == MPK_OK) { /* every round checked it */
+        snprintf(pts[s][i].check, sizeof pts[s][i].check, "ok");
       }
   free(d.keys);
   rmdir(d.tmp);

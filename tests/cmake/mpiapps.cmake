@@ -23,6 +23,11 @@
 #   scale.mpi-launch-fails a failing / hanging mpirun: a failed point, exit 1,
 #                          within --mpi-timeout
 #   scale.mpi-bad-*        --ranks misuse: exit 2 with one line
+#   scale.hosts-bad-*      --hosts misuse (tests/scale-hosts-bad.sh): a
+#                          missing, empty or bad hostfile (a bad line, a
+#                          host twice), more hosts asked than it names, bad
+#                          combinations: exit 2 with one line that says so
+#                          (the runs over simulated hosts: cluster.scale-hosts)
 # The MPI ones run via mpirun with the launcher environment below (label
 # mpi).
 if(NOT TARGET mpk-pi)
@@ -151,7 +156,7 @@ if(NOT TARGET mpk-scale)
 endif()
 set(_scale $<TARGET_FILE:mpk-scale>)
 add_test(NAME scale.mpi-ranks COMMAND sh -c
-  "d=scale-mpi-ranks; rm -rf $d; \"$0\" --kernels pi --modes pool --workers 1,2 --ranks 1,2,3 --rank-workers 1,2 --repeat 2 --pi-steps 2e6 --mpirun \"$2\" --out $d --name r --quiet || exit 1; head -1 $d/r.csv | grep -q ',value,ranks,rounds,noise_within,noise_between,speedup_lo,speedup_hi,efficiency_lo,efficiency_hi$' || exit 1; \"$1\" -c 'import json,sys,math; d=json.load(open(sys.argv[1])); p=d[\"points\"]; m=[x for x in p if x[\"mode\"]==\"mpi\"]; assert len(p)==1+2*2+12 and len(m)==12, len(p); assert all(x[\"ok\"] and x[\"check\"]==\"ok\" for x in p), [x[\"check\"] for x in p]; assert sorted({(x[\"ranks\"],x[\"workers\"]) for x in m})==[(1,1),(1,2),(2,1),(2,2),(3,1),(3,2)], m; assert all(x[\"cores\"]==x[\"ranks\"]*x[\"workers\"] and x[\"speedup\"]>0 and x[\"efficiency\"]>0 and len(x[\"times\"])==2 and abs(x[\"value\"]-math.pi)<1e-12 for x in m), m; assert all(\"-np %d \" % x[\"ranks\"] in x[\"launch\"] and (\"--oversubscribe\" in x[\"launch\"]) == (x[\"cores\"] > d[\"machine\"][\"cores\"]) for x in m), [x[\"launch\"] for x in m]; assert all(x[\"ranks\"]==1 and x[\"launch\"] is None for x in p if x[\"mode\"]!=\"mpi\"); assert d[\"config\"][\"ranks\"]==\"1,2,3\" and d[\"config\"][\"rank_workers\"]==\"1,2\"' $d/r.json"
+  "d=scale-mpi-ranks; rm -rf $d; \"$0\" --kernels pi --modes pool --workers 1,2 --ranks 1,2,3 --rank-workers 1,2 --repeat 2 --pi-steps 2e6 --mpirun \"$2\" --out $d --name r --quiet || exit 1; head -1 $d/r.csv | grep -q ',value,ranks,rounds,noise_within,noise_between,speedup_lo,speedup_hi,efficiency_lo,efficiency_hi,hosts,ranks_per_host$' || exit 1; \"$1\" -c 'import json,sys,math; d=json.load(open(sys.argv[1])); p=d[\"points\"]; m=[x for x in p if x[\"mode\"]==\"mpi\"]; assert len(p)==1+2*2+12 and len(m)==12, len(p); assert all(x[\"ok\"] and x[\"check\"]==\"ok\" for x in p), [x[\"check\"] for x in p]; assert sorted({(x[\"ranks\"],x[\"workers\"]) for x in m})==[(1,1),(1,2),(2,1),(2,2),(3,1),(3,2)], m; assert all(x[\"cores\"]==x[\"ranks\"]*x[\"workers\"] and x[\"speedup\"]>0 and x[\"efficiency\"]>0 and len(x[\"times\"])==2 and abs(x[\"value\"]-math.pi)<1e-12 for x in m), m; assert all(\"-np %d \" % x[\"ranks\"] in x[\"launch\"] and (\"--oversubscribe\" in x[\"launch\"]) == (x[\"cores\"] > d[\"machine\"][\"cores\"]) for x in m), [x[\"launch\"] for x in m]; assert all(x[\"ranks\"]==1 and x[\"launch\"] is None for x in p if x[\"mode\"]!=\"mpi\"); assert d[\"config\"][\"ranks\"]==\"1,2,3\" and d[\"config\"][\"rank_workers\"]==\"1,2\"' $d/r.json"
   ${_scale} ${_py} ${MPIEXEC_EXECUTABLE})
 set_tests_properties(scale.mpi-ranks PROPERTIES LABELS mpi TIMEOUT 120
   PROCESSORS 2 ENVIRONMENT "${_env}")
@@ -170,4 +175,13 @@ foreach(bad "--ranks 0" "--ranks x" "--ranks 4097" "--rank-workers 1"
     "e=$(\"$0\" ${bad} --out scale-mpi-bad 2>&1 >/dev/null); s=$?; test $s -eq 2 && test $(printf '%s\\n' \"$e\" | wc -l) -eq 1"
     ${_scale})
   set_tests_properties(scale.mpi-bad-${_id} PROPERTIES LABELS unit TIMEOUT 30)
+endforeach()
+
+foreach(case missing empty comments no-slots zero-slots word-slots bad-name
+        bad-max extra-word twice fewer counts-zero rph-zero with-ranks no-pi
+        counts-alone rph-alone empty-arg)
+  add_test(NAME scale.hosts-bad-${case} COMMAND sh
+    ${CMAKE_CURRENT_SOURCE_DIR}/scale-hosts-bad.sh ${case} ${_scale})
+  set_tests_properties(scale.hosts-bad-${case} PROPERTIES LABELS unit
+    TIMEOUT 30)
 endforeach()

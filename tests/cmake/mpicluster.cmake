@@ -22,6 +22,11 @@
 #       and the DYNAMIC counter path "msg"
 #   cluster.guide-example-3on2   the guide's complete MPI program: rank 0
 #       prints pi once, the one-host bits
+#   cluster.scale-hosts          mpk-scale --hosts over 2 simulated hosts
+#       (mpirun-cluster as its launcher, a hostfile): 1, 2 hosts x 1, 2
+#       ranks per host x 1 worker, records with hosts / ranks per host /
+#       workers, pi with the one-process pool's bits at every layout, and a
+#       --baseline check that notes other host counts
 #   cluster.nodeloss-*           a rank / the DYNAMIC server / a whole host
 #       SIGKILLed during a call: mpirun exits non-zero, nothing survives, no
 #       shared memory left (times from the kill are printed)
@@ -115,6 +120,11 @@ if(TARGET mpk-pi)
   mpk_cluster_test(pi-bits NS --timeout 200 COMMAND
     sh ${CMAKE_CURRENT_SOURCE_DIR}/cluster/pi-bits.sh ${_cl_run}
     $<TARGET_FILE:mpk-pi> ${_py})
+  if(TARGET mpk-scale)
+    mpk_cluster_test(scale-hosts NS --timeout 200 COMMAND
+      sh ${CMAKE_CURRENT_SOURCE_DIR}/cluster/scale-hosts.sh
+      $<TARGET_FILE:mpk-scale> ${_cl_run} ${_py})
+  endif()
 endif()
 if(TARGET test-guide-mpi-example)
   mpk_cluster_test(guide-example-3on2 NS --timeout 200 COMMAND

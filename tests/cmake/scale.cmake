@@ -11,6 +11,9 @@
 #   scale.render    scripts/render-results on a fixed input: intervals,
 #                   % of limit, oversubscription, efficiency > 100% (unit)
 #   scale.eval      bench/regress-eval at its smallest (bench-smoke)
+#   scale.hosts-compare  the check on points over hosts (--hosts), on fixed
+#                   files: a point's key has its hosts, other host counts
+#                   and hosts are noted, not compared (unit)
 if(NOT TARGET mpk-scale)
   return()
 endif()
@@ -38,6 +41,9 @@ if(_gnuplot)
     ${CMAKE_CURRENT_SOURCE_DIR}/test-render-results.py ${PROJECT_SOURCE_DIR})
   set_tests_properties(scale.render PROPERTIES LABELS unit TIMEOUT 60)
 endif()
+add_test(NAME scale.hosts-compare COMMAND python3
+  ${CMAKE_CURRENT_SOURCE_DIR}/scale-hosts-compare.py $<TARGET_FILE:mpk-scale>)
+set_tests_properties(scale.hosts-compare PROPERTIES LABELS unit TIMEOUT 60)
 if(EXISTS ${PROJECT_SOURCE_DIR}/bench/regress-eval)
   mpk_test(scale eval LABELS bench-smoke TIMEOUT 180
     ENV MPK_SOURCE_DIR=${PROJECT_SOURCE_DIR} MPK_BUILD_DIR=${PROJECT_BINARY_DIR})
