@@ -14,19 +14,28 @@
 
 #include "pool/pool_internal.h"
 
+mpk__job_shape mpk__job_shape_of(const mpk__job *j) {
+  return (mpk__job_shape){j->plan.workers, mpk__plan_shares(&j->plan) != 0,
+                          j->plan.nchunks};
+}
+
 bool mpk__job_done(const mpk__job *j) {
+  return mpk__job_done_as(j, mpk__job_shape_of(j));
+}
+
+bool mpk__job_done_as(const mpk__job *j, mpk__job_shape sh) {
   mpk__job *m = (mpk__job *)j; /* atomics are not const */
-  unsigned W = j->plan.workers;
+  unsigned W = sh.workers;
   unsigned words = (W + 63) / 64;
   if (!atomic_load(&m->cancel)) {
-    if (mpk__plan_shares(&j->plan)) {
+    if (sh.shares) {
       for (unsigned i = 0; i < words; i++) {
         uint64_t want =
             (i + 1 < words || W % 64 == 0) ? ~0ULL : (1ULL << (W % 64)) - 1;
         if ((atomic_load(&m->bits[i].claimed) & want) != want)
           return false;
       }
-    } else if (atomic_load(&m->next) < j->plan.nchunks) {
+    } else if (atomic_load(&m->next) < sh.nchunks) {
       return false;
     }
   }

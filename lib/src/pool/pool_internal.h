@@ -385,6 +385,21 @@ enum { MPK__MON_NONE, MPK__MON_JOIN, MPK__MON_TERMINATE };
    inside. seq_cst loads (pairs with the workers' seq_cst RMWs). */
 bool mpk__job_done(const mpk__job *j);
 
+/* The plan facts mpk__job_done needs, read while the job's slot cannot be
+   reused (by a worker inside it, or the call's owner). */
+typedef struct {
+  unsigned workers;
+  bool shares;
+  size_t nchunks;
+} mpk__job_shape;
+mpk__job_shape mpk__job_shape_of(const mpk__job *j);
+
+/* mpk__job_done with the plan facts taken earlier: reads only j's atomics,
+   so a worker may call it after publishing its pos, when the slot may
+   already hold the next job (the answer is then of no use to anyone, but
+   reading it is no data race). */
+bool mpk__job_done_as(const mpk__job *j, mpk__job_shape sh);
+
 /* Record a failure in j's error record and cancel the job. A task failure
    (MPK_ETASK) keeps the lowest index; a worker failure (EWORKER, ETIMEDOUT,
    ECLOSED) replaces a task failure and keeps the first such. `holder` is the

@@ -394,6 +394,9 @@ static int work(wk *w, mpk__job *j, uint64_t s) {
 static int visit(wk *w, mpk__job *j, uint64_t s) {
   uint64_t bit = 1ULL << (w->id & 63);
   _Atomic uint64_t *word = &j->bits[w->id >> 6].inside;
+  /* Read now: once our pos passes s the slot may be reused, and its plan
+     rewritten under us (a data race TSan saw in pool.threads). */
+  mpk__job_shape shape = mpk__job_shape_of(j);
   /* cur before the bit (a dead worker inside a job is found by cur): the
      seq_cst RMW below orders this store before it. */
   atomic_store_explicit(&w->slot->cur, s, memory_order_relaxed);
@@ -412,7 +415,7 @@ static int visit(wk *w, mpk__job *j, uint64_t s) {
      be free of every worker); we publish all three before reading
      `waiters`: one of us sees the other. The last worker to publish its
      pos finds the job done, so someone wakes the waiter after the last. */
-  if (atomic_load(&w->ctl->waiters) && mpk__job_done(j))
+  if (atomic_load(&w->ctl->waiters) && mpk__job_done_as(j, shape))
     mpk__progress_wake(w->ctl);
   return r;
 }
