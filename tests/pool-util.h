@@ -55,6 +55,19 @@ static inline pid_t pool_pid_of(mpk_pool_t *p, int i) {
   return pid;
 }
 
+/* Wait until worker i is no longer process `old`: the pool has seen its
+   death (the pid is 0 while it is replaced, then the replacement's). A
+   process whose death is seen can take no part in a later call. Fails the
+   test after CHECK_HANG_S. */
+static inline void pool_await_gone(mpk_pool_t *p, int i, pid_t old) {
+  double t0 = check_now();
+  while (mpk_pool_worker_pid(p, i) == old) {
+    CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "worker %d (pid %d) not gone", i,
+              (int)old);
+    check_sleep(0.0005);
+  }
+}
+
 /* A pool of `workers` workers on backend b, defaults otherwise. */
 static inline mpk_pool_t *pool_new(int workers, mpk_backend b) {
   mpk_pool_opts o;

@@ -17,6 +17,7 @@
 #include "check.h"
 #include "mpk/pool.h"
 #include "mpk/shm.h"
+#include "pool-util.h"
 
 typedef struct {
   _Atomic int inits;
@@ -373,11 +374,8 @@ static void test_task_timeout(void) {
     CHECK_MSG((long)idx == last || !atomic_load(&l->started[idx]),
               "reported element %zu; worker %d last ran %ld", idx, w, last);
   /* it is replaced: the same id gets a new process */
-  double t1 = check_now();
-  while (mpk_pool_worker_pid(p, w) == pid) {
-    CHECK_MSG(check_now() - t1 < CHECK_HANG_S, "worker %d not replaced", w);
-    check_sleep(0.001);
-  }
+  pool_await_gone(p, w, pid);
+  pool_pid_of(p, w);
   mpk_pool_info info;
   CHECK_OK(mpk_pool_info_get(p, &info));
   CHECK(info.replaced >= 1);
