@@ -72,6 +72,19 @@ static inline char pu_task_state(pid_t pid, pid_t tid) {
   return pu__stat_file(path, &st, NULL, NULL) == 0 ? st : 0;
 }
 
+/* Wait until thread tid of process pid has ended for the kernel (its /proc
+   entry is gone, or it is a zombie): pthread_join returns when the thread
+   has cleared its tid, a little before that. Fails after CHECK_HANG_S. */
+static inline void pu_await_task_gone(pid_t pid, pid_t tid) {
+  double t0 = check_now();
+  char st;
+  while ((st = pu_task_state(pid, tid)) != 0 && st != 'Z' && st != 'X') {
+    CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "thread %d still there",
+              (int)tid);
+    check_sleep(0.0005);
+  }
+}
+
 /* 1 when pid is gone or a zombie (dead, not reaped yet by its parent). */
 static inline int pu_pid_dead(pid_t pid) {
   char st = 0;
