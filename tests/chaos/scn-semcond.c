@@ -71,14 +71,16 @@ static void punctual(sc_world *w, int n, double since, const char *call) {
   }
 }
 
-/* Fork the n sleepers (fn), wait until all sleep in a futex, kill the
-   victim. */
+/* Fork the n sleepers (fn), wait until all sleep in a futex (on a word in
+   [on, on + on_size) when on is not NULL: a Condition's, not its Lock's,
+   on which a waiter also sleeps while the others contend for it), kill
+   the victim. */
 static void all_asleep_kill(int (*fn)(void *), sc_world *w, int n, sc_job *jobs,
-                            pid_t *p) {
+                            pid_t *p, const void *on, size_t on_size) {
   for (int i = 0; i < n; i++)
     p[i] = start(fn, &jobs[i], 0);
   for (int i = 0; i < n; i++)
-    await_futex_sleep(p[i], p[i]);
+    await_futex_sleep_on(p[i], p[i], on, on_size);
   kill_child(p[w->victim]);
 }
 
@@ -138,7 +140,7 @@ static void release_units(sc_world *w, int k) {
 
 static void sem_asleep(sc_world *w, int n, sc_job *jobs) {
   pid_t p[MAXW];
-  all_asleep_kill(sem_sleeper, w, n, jobs, p);
+  all_asleep_kill(sem_sleeper, w, n, jobs, p, NULL, 0);
   CHECK_EQ(mpk_sem_value(w->s), 0); /* the dead took nothing */
   release_units(w, n - 1);
   double since = check_now();
@@ -257,7 +259,7 @@ static void hand_out(sc_world *w, int tickets, int n, int keep_lock) {
 
 static void cond_asleep(sc_world *w, int n, sc_job *jobs) {
   pid_t p[MAXW];
-  all_asleep_kill(cond_waiter, w, n, jobs, p);
+  all_asleep_kill(cond_waiter, w, n, jobs, p, w->c, COND_FUTEX_SPAN);
   hand_out(w, n - 1, ch_chance(0.5) ? n - 1 : -1, 0);
   double since = check_now();
   wait_survivors(w, n, p);
@@ -310,8 +312,8 @@ static void cond_holder(sc_world *w, int n, sc_job *jobs) {
   pid_t p[MAXW];
   for (int i = 0; i < n; i++)
     p[i] = start(cond_waiter, &jobs[i], 0);
-  for (int i = 0; i < n; i++)
-    await_futex_sleep(p[i], p[i]);
+  for (int i = 0; i < n; i++) /* in the wait, not in cond_acquire */
+    await_futex_sleep_on(p[i], p[i], w->c, COND_FUTEX_SPAN);
   pid_t g = ch_fork(grab_and_hold, w, "lock holder");
   long told;
   CHECK_MSG(ch_hear(fds[0], &told, CH_HANG), "the holder never told");

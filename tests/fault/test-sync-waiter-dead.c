@@ -27,13 +27,18 @@ static pid_t spawn(int (*fn)(void *), struct world *w, int slot) {
   return check_fork(fn, &j);
 }
 
-/* Fork N sleepers, kill all but the last: returns the survivor. */
-static pid_t sleepers_then_kill(int (*fn)(void *), struct world *w) {
+/* Fork N sleepers, kill all but the last: returns the survivor. Each is
+   killed asleep in a futex wait (on a word of `on`, on_size bytes, when on
+   is not NULL: a Condition's waiter may also sleep on its Lock while the
+   others contend for it, and killed after it took the lock it would leave
+   the lock to be recovered). */
+static pid_t sleepers_then_kill(int (*fn)(void *), struct world *w,
+                                const void *on, size_t on_size) {
   pid_t p[N];
   for (int i = 0; i < N; i++)
     p[i] = spawn(fn, w, i);
   for (int i = 0; i < N; i++)
-    await_futex_sleep(p[i], p[i]);
+    await_futex_sleep_on(p[i], p[i], on, on_size);
   for (int i = 0; i < N - 1; i++)
     kill_child(p[i]);
   return p[N - 1];
@@ -51,7 +56,7 @@ static int event_waiter(void *arg) {
 static void test_event(void) {
   struct world *w = shared(sizeof *w);
   CHECK_OK(mpk_event_new(&w->e));
-  pid_t survivor = sleepers_then_kill(event_waiter, w);
+  pid_t survivor = sleepers_then_kill(event_waiter, w, NULL, 0);
   CHECK_OK(mpk_event_set(w->e));
   check_wait_ok(survivor, 10);
   CHECK_EQ(atomic_load(&w->done), 1);
@@ -87,7 +92,7 @@ static int cond_waiter(void *arg) {
 static void test_cond(void) {
   struct world *w = shared(sizeof *w);
   CHECK_OK(mpk_cond_new(&w->c, NULL));
-  pid_t survivor = sleepers_then_kill(cond_waiter, w);
+  pid_t survivor = sleepers_then_kill(cond_waiter, w, w->c, COND_FUTEX_SPAN);
   CHECK_OK(mpk_cond_acquire(w->c, 1)); /* killed waiters did not hold it */
   w->tickets = 1;
   CHECK_OK(mpk_cond_notify(w->c, 1));
@@ -96,7 +101,7 @@ static void test_cond(void) {
   CHECK_EQ(atomic_load(&w->done), 1);
   /* Next waiter, next notify: as usual. */
   pid_t again = spawn(cond_waiter, w, 0);
-  await_futex_sleep(again, again);
+  await_futex_sleep_on(again, again, w->c, COND_FUTEX_SPAN);
   CHECK_OK(mpk_cond_acquire(w->c, 1));
   w->tickets = 1;
   CHECK_OK(mpk_cond_notify(w->c, 1));
@@ -118,7 +123,7 @@ static int sem_waiter(void *arg) {
 static void test_sem(void) {
   struct world *w = shared(sizeof *w);
   CHECK_OK(mpk_sem_new(&w->s, 0, 0));
-  pid_t survivor = sleepers_then_kill(sem_waiter, w);
+  pid_t survivor = sleepers_then_kill(sem_waiter, w, NULL, 0);
   CHECK_EQ(mpk_sem_value(w->s), 0); /* the dead took nothing */
   CHECK_OK(mpk_sem_release(w->s));
   check_wait_ok(survivor, 10);
@@ -157,7 +162,7 @@ static void test_lock_waiter(void) {
   struct world *w = shared(sizeof *w);
   CHECK_OK(mpk_lock_new(&w->l));
   CHECK_OK(mpk_lock_acquire(w->l, 0));
-  pid_t survivor = sleepers_then_kill(lock_waiter, w);
+  pid_t survivor = sleepers_then_kill(lock_waiter, w, NULL, 0);
   CHECK_OK(mpk_lock_release(w->l));
   check_wait_ok(survivor, 10);
   CHECK_RC(atomic_load(&w->rc[N - 1]), MPK_OK); /* not EOWNERDEAD */
