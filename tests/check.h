@@ -176,9 +176,13 @@ static inline pid_t check_fork(int (*fn)(void *), void *arg) {
   return pid;
 }
 
-/* Wait for pid up to `timeout` seconds (it is SIGKILLed and the test fails
-   when it takes longer). Returns the wait status. */
+/* Wait for pid up to `timeout` seconds, never less than CHECK_HANG_S (a
+   child that must end is only checked against a hang bound; pass more for
+   one with long work). It is SIGKILLed and the test fails when it takes
+   longer. Returns the wait status. */
 static inline int check_wait(pid_t pid, double timeout) {
+  if (!(timeout >= CHECK_HANG_S))
+    timeout = CHECK_HANG_S;
   double end = check_now() + timeout;
   int status = 0;
   for (;;) {
@@ -195,7 +199,7 @@ static inline int check_wait(pid_t pid, double timeout) {
   }
 }
 
-/* Wait for pid and require a normal exit with code 0. */
+/* Wait for pid (as check_wait) and require a normal exit with code 0. */
 static inline void check_wait_ok(pid_t pid, double timeout) {
   int st = check_wait(pid, timeout);
   CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d failed: %s %d",

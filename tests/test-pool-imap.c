@@ -327,7 +327,7 @@ static void test_imap_unordered_runahead(void) {
   gate_open();
   mpk_pool_t *p = mk(2);
   iter_guard g;
-  iter_guard_start(&g, 10);
+  iter_guard_start(&g);
   mpk_iter_t *it;
   size_t idx;
   long v;
@@ -458,7 +458,7 @@ static void test_imap_join_while_reading(void) {
     CHECK(pthread_create(&t, NULL, reader_main, &r) == 0);
     double t0 = check_now();
     while (atomic_load(&r.got) < 10) { /* join while it reads */
-      CHECK_MSG(check_now() - t0 < 10, "the reader is stuck");
+      CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "the reader is stuck");
       check_sleep(0.0005);
     }
     CHECK_OK(mpk_pool_join(p));
@@ -492,7 +492,7 @@ static void test_imap_terminate(void) {
   long in[N];
   fill_in(in, N);
   iter_guard g;
-  iter_guard_start(&g, 10);
+  iter_guard_start(&g);
   for (int mode = 0; mode < 4; mode++) {
     int unordered = mode & 1, by_free = mode & 2;
     gate_open();
@@ -583,7 +583,8 @@ static mpk_pool_t *join_driving(int flags, mpk_iter_t **it, pthread_t *t) {
   CHECK(pthread_create(t, NULL, joiner, p) == 0);
   double t0 = check_now();
   while (atomic_load(g_started) < 20) {
-    CHECK_MSG(check_now() - t0 < 10, "join does not drive the iterator");
+    CHECK_MSG(check_now() - t0 < CHECK_HANG_S,
+              "join does not drive the iterator");
     check_sleep(0.0005);
   }
   return p;

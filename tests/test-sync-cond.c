@@ -189,7 +189,7 @@ static int child_take_ticket(void *arg) {
 }
 
 static void await_done(_Atomic int *done, int n) {
-  double end = check_now() + 10;
+  double end = check_now() + CHECK_HANG_S;
   while (atomic_load(done) < n)
     CHECK_MSG(check_now() < end, "only %d of %d woke", atomic_load(done), n);
 }

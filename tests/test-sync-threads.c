@@ -309,7 +309,7 @@ static void test_barrier_abort_reset(void) {
   pthread_t th[2];
   for (int i = 0; i < 2; i++)
     CHECK_EQ(pthread_create(&th[i], NULL, barrier_expect_broken, t), 0);
-  double end = check_now() + 10;
+  double end = check_now() + CHECK_HANG_S;
   while (mpk_barrier_n_waiting(t->b) < 2)
     CHECK(check_now() < end);
   CHECK_OK(mpk_barrier_abort(t->b));
@@ -320,7 +320,7 @@ static void test_barrier_abort_reset(void) {
   /* reset with waiters */
   for (int i = 0; i < 2; i++)
     CHECK_EQ(pthread_create(&th[i], NULL, barrier_expect_broken, t), 0);
-  end = check_now() + 10;
+  end = check_now() + CHECK_HANG_S;
   while (mpk_barrier_n_waiting(t->b) < 2)
     CHECK(check_now() < end);
   CHECK_OK(mpk_barrier_reset(t->b));

@@ -84,14 +84,15 @@ static inline void await_futex_sleep(pid_t pid, pid_t tid) {
 /* Kill and reap a child. */
 static inline void kill_child(pid_t pid) {
   CHECK_EQ(kill(pid, SIGKILL), 0);
-  int st = check_wait(pid, 10);
+  int st = check_wait(pid, CHECK_HANG_S);
   CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }
 
 /* A shared flag a parent and children spin on (tests only: the library
-   under test is not used for the test's own hand-shakes). */
+   under test is not used for the test's own hand-shakes). Fails the test
+   when the flag has not reached value within CHECK_HANG_S. */
 static inline void flag_wait(_Atomic int *f, int value) {
-  double end = check_now() + 10;
+  double end = check_now() + CHECK_HANG_S;
   while (atomic_load(f) != value) {
     CHECK_MSG(check_now() < end, "flag never reached %d", value);
     check_sleep(0.0002);

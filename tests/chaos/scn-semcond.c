@@ -4,7 +4,7 @@
  * sem-kill: 2-3 sleepers wait for units of a semaphore at 0; one is
  * killed, then the leader releases a unit per survivor, and each survivor
  * must get one within 1 s of the last release (a stall past that; still
- * asleep 5 s later is a lost wake-up). The victim is killed
+ * asleep CH_HANG later is a lost wake-up). The victim is killed
  *   asleep     in its futex wait: the value ends at 0;
  *   waketake   in the instant after a release woke it, before it took the
  *              unit (sometimes the leader takes the unit in between): the
@@ -102,11 +102,11 @@ static void run_mode(sc_world *w, int n, const mode_fn *by_mode) {
 
 /* Follow the traced sleepers to their end; fail on a lost wake-up. */
 static void finish_traced(ch_tracees *t, double since, const char *call) {
-  int stuck = ch_tracees_finish(t, since + 5.0);
+  int stuck = ch_tracees_finish(t, since + CH_HANG);
   CHECK_MSG(stuck == 0,
-            "lost wake-up: %d sleeper(s) still in %s 5 s after they could "
-            "go on",
-            stuck, call);
+            "lost wake-up: %d sleeper(s) still in %s %.0f s after they "
+            "could go on",
+            stuck, call, CH_HANG);
   for (int i = 0; i < t->n; i++)
     CHECK_MSG(t->status[i] == SIGKILL ||
                   (WIFEXITED(t->status[i]) && WEXITSTATUS(t->status[i]) == 0),
@@ -120,7 +120,8 @@ static int sem_sleeper(void *arg) {
   sc_world *w = j->w;
   if (j->me == w->victim && w->mode == V_STEPPED)
     ch_stop_here();
-  double lim = w->timeout < 0 ? CH_HANG : w->timeout + 5, t0 = check_now();
+  double lim = w->timeout < 0 ? CH_HANG : CH_LIMIT(w->timeout),
+         t0 = check_now();
   int rc;
   for (;;) {
     CH_DO(rc, lim, mpk_sem_acquire(w->s, w->timeout));
@@ -230,7 +231,8 @@ static int cond_waiter(void *arg) {
   int rc;
   CH_DO(rc, CH_HANG, mpk_cond_acquire(w->c, MPK_FOREVER));
   CHECK_OK(rc);
-  double lim = w->timeout < 0 ? CH_HANG : w->timeout + 5, t0 = check_now();
+  double lim = w->timeout < 0 ? CH_HANG : CH_LIMIT(w->timeout),
+         t0 = check_now();
   for (;;) {
     CH_DO(rc, lim, mpk_cond_wait_for(w->c, has_ticket, w, w->timeout));
     /* holder mode: the timeout and its re-acquire are the point */

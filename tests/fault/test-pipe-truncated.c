@@ -133,9 +133,10 @@ static void test_sender_killed_during_blocking_recv(void) {
       CHECK(buf != NULL);
       size_t len = 0;
       double t0 = check_now();
-      CHECK_RC(mpk_conn_recv(e.rx, buf, BIG, &len, timed ? 20 : MPK_FOREVER),
+      CHECK_RC(mpk_conn_recv(e.rx, buf, BIG, &len,
+                             timed ? CHECK_HANG_S : MPK_FOREVER),
                MPK_EIO);
-      CHECK(check_now() - t0 < 15);
+      CHECK(check_now() - t0 < CHECK_HANG_S);
       pthread_join(t, NULL);
       int st = check_wait(pid, 10);
       CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);

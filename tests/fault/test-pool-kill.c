@@ -238,7 +238,7 @@ static void test_kill_mid_imap(void) {
     in[i] = i;
   mpk_pool_t *p = mk(2);
   iter_guard g;
-  iter_guard_start(&g, 5);
+  iter_guard_start(&g);
   for (int unordered = 1; unordered >= 0; unordered--) {
     atomic_store(g_victim, 0);
     mpk_iter_t *it;
