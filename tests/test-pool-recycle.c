@@ -204,7 +204,7 @@ static void test_imap_broken_pool(void) {
     CHECK(calls <= N);
     size_t idx = SIZE_MAX;
     long v;
-    int rc = mpk_iter_next(it, &idx, &v, 10);
+    int rc = mpk_iter_next(it, &idx, &v, CHECK_HANG_S);
     if (rc == MPK_EEOF)
       break;
     CHECK_EQ(idx, expect);

@@ -25,7 +25,7 @@ static void wait_exited(pid_t pid) {
   int fd = mpk__pidfd_open(pid);
   CHECK(fd >= 0);
   mpk__deadline d;
-  mpk__deadline_init(&d, 10);
+  mpk__deadline_init(&d, CHECK_HANG_S);
   CHECK_OK(mpk__wait_exit(fd, &d));
   close(fd);
 }
@@ -268,8 +268,8 @@ static void test_raw_fork_child_leaves_parents_children(void) {
   CHECK_EQ(mpk_process_is_alive(daemon), 1); /* not terminated */
   CHECK_OK(mpk_process_kill(plain));
   CHECK_OK(mpk_process_kill(daemon));
-  CHECK_OK(mpk_process_join(plain, 10));
-  CHECK_OK(mpk_process_join(daemon, 10));
+  CHECK_OK(mpk_process_join(plain, CHECK_HANG_S));
+  CHECK_OK(mpk_process_join(daemon, CHECK_HANG_S));
   mpk_process_free(plain);
   mpk_process_free(daemon);
 }
@@ -304,7 +304,7 @@ static void test_cpuset_binding(void) {
   CHECK_OK(mpk_process_new(&p, bound_to, &cpu, sizeof cpu, &o));
   list[0] = 'x'; /* the cpuset was copied */
   CHECK_OK(mpk_process_start(p));
-  CHECK_OK(mpk_process_join(p, 10));
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
   int code;
   CHECK_OK(mpk_process_exitcode(p, &code));
   CHECK_EQ(code, 0);

@@ -241,7 +241,7 @@ static int put_then_die(void *p) {
 static int get_then_die(void *p) {
   char b[16];
   size_t len;
-  CHECK_OK(mpk_queue_get(p, b, sizeof b, &len, 5));
+  CHECK_OK(mpk_queue_get(p, b, sizeof b, &len, CHECK_HANG_S));
   raise(SIGKILL);
   return 1;
 }

@@ -203,7 +203,7 @@ static void test_killed_holder(void) {
   CHECK(held != NULL);
   pid_t pid = check_fork(hold_and_sleep, (void *)held);
   mpk__deadline d;
-  CHECK_OK(mpk__deadline_init(&d, 10));
+  CHECK_OK(mpk__deadline_init(&d, CHECK_HANG_S));
   while (!atomic_load(held))
     CHECK_OK(mpk__futex_wait(held, 0, &d));
   unsigned long rec = mpk__shm_recoveries();

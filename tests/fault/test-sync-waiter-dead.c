@@ -48,7 +48,7 @@ static pid_t sleepers_then_kill(int (*fn)(void *), struct world *w,
 
 static int event_waiter(void *arg) {
   struct job *j = arg;
-  CHECK_OK(mpk_event_wait(j->w->e, 10));
+  CHECK_OK(mpk_event_wait(j->w->e, CHECK_HANG_S));
   atomic_fetch_add(&j->w->done, 1);
   return 0;
 }
@@ -81,7 +81,7 @@ static int cond_waiter(void *arg) {
   struct job *j = arg;
   struct world *w = j->w;
   CHECK_OK(mpk_cond_acquire(w->c, MPK_FOREVER));
-  CHECK_OK(mpk_cond_wait_for(w->c, has_ticket, w, 10));
+  CHECK_OK(mpk_cond_wait_for(w->c, has_ticket, w, CHECK_HANG_S));
   w->tickets--;
   atomic_fetch_add(&w->done, 1);
   CHECK_OK(mpk_cond_release(w->c));
@@ -115,7 +115,7 @@ static void test_cond(void) {
 
 static int sem_waiter(void *arg) {
   struct job *j = arg;
-  CHECK_OK(mpk_sem_acquire(j->w->s, 10));
+  CHECK_OK(mpk_sem_acquire(j->w->s, CHECK_HANG_S));
   atomic_fetch_add(&j->w->done, 1);
   return 0;
 }
@@ -152,7 +152,7 @@ static void test_sem(void) {
 
 static int lock_waiter(void *arg) {
   struct job *j = arg;
-  atomic_store(&j->w->rc[j->slot], mpk_lock_acquire(j->w->l, 10));
+  atomic_store(&j->w->rc[j->slot], mpk_lock_acquire(j->w->l, CHECK_HANG_S));
   atomic_fetch_add(&j->w->done, 1);
   CHECK_OK(mpk_lock_release(j->w->l));
   return 0;
@@ -176,7 +176,7 @@ static void test_lock_waiter(void) {
 
 static int barrier_waiter(void *arg) {
   struct job *j = arg;
-  int r = mpk_barrier_wait(j->w->b, 10);
+  int r = mpk_barrier_wait(j->w->b, CHECK_HANG_S);
   atomic_store(&j->w->rc[j->slot], r);
   return r >= 0 ? 0 : 1;
 }
@@ -203,7 +203,7 @@ static void test_barrier_partner_died(void) {
   CHECK_EQ(mpk_barrier_broken(w->b), 1);
   CHECK_OK(mpk_barrier_reset(w->b));
   pid_t fresh = spawn(barrier_waiter, w, 0);
-  int mine = mpk_barrier_wait(w->b, 10);
+  int mine = mpk_barrier_wait(w->b, CHECK_HANG_S);
   check_wait_ok(fresh, 10);
   CHECK_EQ(mine + atomic_load(&w->rc[0]), 1); /* {0, 1} */
   mpk_barrier_free(w->b);
@@ -220,14 +220,14 @@ static void test_barrier_sleeper_killed(void) {
   kill_child(dead);
   CHECK_EQ(mpk_barrier_n_waiting(w->b), 1);
   pid_t b = spawn(barrier_waiter, w, 1);
-  int mine = mpk_barrier_wait(w->b, 10);
+  int mine = mpk_barrier_wait(w->b, CHECK_HANG_S);
   check_wait_ok(b, 10);
   int got = 1 << mine | 1 << atomic_load(&w->rc[1]);
   CHECK_EQ(got, 6); /* {1, 2}: index 0 went to the dead one */
   CHECK_EQ(mpk_barrier_broken(w->b), 0);
   /* next round: three live parties */
   pid_t c = spawn(barrier_waiter, w, 1), d = spawn(barrier_waiter, w, 2);
-  mine = mpk_barrier_wait(w->b, 10);
+  mine = mpk_barrier_wait(w->b, CHECK_HANG_S);
   check_wait_ok(c, 10);
   check_wait_ok(d, 10);
   got = 1 << mine | 1 << atomic_load(&w->rc[1]) | 1 << atomic_load(&w->rc[2]);
