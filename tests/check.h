@@ -4,8 +4,9 @@
  * with CHECK_RUN(test_x). A failed CHECK prints file:line and the values and
  * exits 1 (in a forked child too, so the parent sees the failure). The
  * program ends with check_done(), which prints "N passed, 0 failed".
- * check_watchdog(s) turns a hang into a failure: after s seconds it kills
- * the whole process group (the test and every child it forked) and exits.
+ * check_watchdog(s) turns a hang into a failure: after s seconds (at least
+ * CHECK_WATCHDOG_MIN_S) it kills the whole process group (the test and
+ * every child it forked) and exits.
  */
 #ifndef MPK_TESTS_CHECK_H
 #define MPK_TESTS_CHECK_H
@@ -150,11 +151,18 @@ static void check__alarm(int sig) {
   _exit(3);
 }
 
-/* Make this test the leader of its own process group and arm a watchdog. */
+/* The shortest watchdog: a correct run may be descheduled for up to
+   CHECK_HANG_S inside any wait (and more than once), so a program's budget
+   is never below two of them. */
+#define CHECK_WATCHDOG_MIN_S ((unsigned)(2 * CHECK_HANG_S))
+
+/* Make this test the leader of its own process group and arm a watchdog of
+   `seconds` (at least CHECK_WATCHDOG_MIN_S): the budget of the whole
+   program, so give a long-running one more. */
 static inline void check_watchdog(unsigned seconds) {
   setpgid(0, 0);
   signal(SIGALRM, check__alarm);
-  alarm(seconds);
+  alarm(seconds < CHECK_WATCHDOG_MIN_S ? CHECK_WATCHDOG_MIN_S : seconds);
 }
 
 /* Fork; the child runs fn(arg) and _exits with its return value. The child
