@@ -4,8 +4,9 @@
  * with CHECK_RUN(test_x). A failed CHECK prints file:line and the values and
  * exits 1 (in a forked child too, so the parent sees the failure). The
  * program ends with check_done(), which prints "N passed, 0 failed".
- * check_watchdog(s) turns a hang into a failure: after s seconds it kills
- * the whole process group (the test and every child it forked) and exits.
+ * check_watchdog(s) turns a hang into a failure: after s seconds (at least
+ * CHECK_WATCHDOG_MIN_S) it kills the whole process group (the test and
+ * every child it forked) and exits.
  */
 #ifndef MPK_TESTS_CHECK_H
 #define MPK_TESTS_CHECK_H
@@ -150,11 +151,18 @@ static void check__alarm(int sig) {
   _exit(3);
 }
 
-/* Make this test the leader of its own process group and arm a watchdog. */
+/* The shortest watchdog: a correct run may be descheduled for up to
+   CHECK_HANG_S inside any wait (and more than once), so a program's budget
+   is never below two of them. */
+#define CHECK_WATCHDOG_MIN_S ((unsigned)(2 * CHECK_HANG_S))
+
+/* Make this test the leader of its own process group and arm a watchdog of
+   `seconds` (at least CHECK_WATCHDOG_MIN_S): the budget of the whole
+   program, so give a long-running one more. */
 static inline void check_watchdog(unsigned seconds) {
   setpgid(0, 0);
   signal(SIGALRM, check__alarm);
-  alarm(seconds);
+  alarm(seconds < CHECK_WATCHDOG_MIN_S ? CHECK_WATCHDOG_MIN_S : seconds);
 }
 
 /* Fork; the child runs fn(arg) and _exits with its return value. The child
@@ -176,9 +184,13 @@ static inline pid_t check_fork(int (*fn)(void *), void *arg) {
   return pid;
 }
 
-/* Wait for pid up to `timeout` seconds (it is SIGKILLed and the test fails
-   when it takes longer). Returns the wait status. */
+/* Wait for pid up to `timeout` seconds, never less than CHECK_HANG_S (a
+   child that must end is only checked against a hang bound; pass more for
+   one with long work). It is SIGKILLed and the test fails when it takes
+   longer. Returns the wait status. */
 static inline int check_wait(pid_t pid, double timeout) {
+  if (!(timeout >= CHECK_HANG_S))
+    timeout = CHECK_HANG_S;
   double end = check_now() + timeout;
   int status = 0;
   for (;;) {
@@ -195,7 +207,7 @@ static inline int check_wait(pid_t pid, double timeout) {
   }
 }
 
-/* Wait for pid and require a normal exit with code 0. */
+/* Wait for pid (as check_wait) and require a normal exit with code 0. */
 static inline void check_wait_ok(pid_t pid, double timeout) {
   int st = check_wait(pid, timeout);
   CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d failed: %s %d",

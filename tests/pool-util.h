@@ -55,6 +55,19 @@ static inline pid_t pool_pid_of(mpk_pool_t *p, int i) {
   return pid;
 }
 
+/* Wait until worker i is no longer process `old`: the pool has seen its
+   death (the pid is 0 while it is replaced, then the replacement's). A
+   process whose death is seen can take no part in a later call. Fails the
+   test after CHECK_HANG_S. */
+static inline void pool_await_gone(mpk_pool_t *p, int i, pid_t old) {
+  double t0 = check_now();
+  while (mpk_pool_worker_pid(p, i) == old) {
+    CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "worker %d (pid %d) not gone", i,
+              (int)old);
+    check_sleep(0.0005);
+  }
+}
+
 /* A pool of `workers` workers on backend b, defaults otherwise. */
 static inline mpk_pool_t *pool_new(int workers, mpk_backend b) {
   mpk_pool_opts o;
@@ -88,12 +101,12 @@ static inline int square_long(const void *in, void *out, void *ctx) {
 
 /* A guard for mpk_iter_next: guarded_next() runs one call, and a watcher
    thread fails the test as soon as a call has lasted more than its timeout
-   plus `margin` seconds, so a call that outlives its timeout (or hangs) is
-   a failure of its own, not a stuck test. The margin only turns a hang into
-   a failure: make it generous. */
+   plus CHECK_HANG_S, so a call that outlives its timeout (or hangs) is a
+   failure of its own, not a stuck test. The margin only turns a hang into
+   a failure: a call late by less than it passes. */
 typedef struct {
   pthread_t thread;
-  double margin;
+  double margin;            /* CHECK_HANG_S */
   _Atomic int64_t limit_ns; /* CLOCK_MONOTONIC ns a call must end by, 0 */
   _Atomic int stop;
   double longest; /* longest call so far, seconds */
@@ -115,9 +128,9 @@ static inline void *iter_guard__main(void *arg) {
   return NULL;
 }
 
-static inline void iter_guard_start(iter_guard *g, double margin) {
+static inline void iter_guard_start(iter_guard *g) {
   memset(g, 0, sizeof *g);
-  g->margin = margin;
+  g->margin = CHECK_HANG_S;
   CHECK(pthread_create(&g->thread, NULL, iter_guard__main, g) == 0);
 }
 

@@ -1,6 +1,7 @@
 /* tests/process-util.h - child bodies the process tests share: return 0,
    return the int behind arg, or wait for a signal forever; and what
-   /proc says of a process (state, parent, session). File-static. */
+   /proc says of a process or thread (state, parent, session).
+   File-static. */
 #ifndef MPK_TESTS_PROCESS_UTIL_H
 #define MPK_TESTS_PROCESS_UTIL_H
 
@@ -30,13 +31,12 @@ static inline int pu_pause_forever(void *arg) {
   return 0;
 }
 
-/* Read /proc/<pid>/stat: the state letter ('R', 'S', 'Z', ...), the
-   parent and the session id (any output may be NULL). 0, or -1 when there
-   is no such process. */
-static inline int pu_proc_stat(pid_t pid, char *state, pid_t *ppid,
-                               pid_t *sid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+/* Parse a /proc stat file: the state letter ('R', 'S', 'Z', ...), the
+   parent and the session id (any output may be NULL). 0, or -1 when it
+   cannot be read (no such process or thread). */
+static inline int pu__stat_file(const char *path, char *state, pid_t *ppid,
+                                pid_t *sid) {
+  char buf[512];
   FILE *f = fopen(path, "r");
   if (f == NULL)
     return -1;
@@ -55,6 +55,34 @@ static inline int pu_proc_stat(pid_t pid, char *state, pid_t *ppid,
   if (sid)
     *sid = ss;
   return 0;
+}
+
+/* /proc/<pid>/stat (see pu__stat_file). */
+static inline int pu_proc_stat(pid_t pid, char *state, pid_t *ppid,
+                               pid_t *sid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  return pu__stat_file(path, state, ppid, sid);
+}
+
+/* The state letter of thread tid of process pid, 0 when it is gone. */
+static inline char pu_task_state(pid_t pid, pid_t tid) {
+  char path[96], st = 0;
+  snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+  return pu__stat_file(path, &st, NULL, NULL) == 0 ? st : 0;
+}
+
+/* Wait until thread tid of process pid has ended for the kernel (its /proc
+   entry is gone, or it is a zombie): pthread_join returns when the thread
+   has cleared its tid, a little before that. Fails after CHECK_HANG_S. */
+static inline void pu_await_task_gone(pid_t pid, pid_t tid) {
+  double t0 = check_now();
+  char st;
+  while ((st = pu_task_state(pid, tid)) != 0 && st != 'Z' && st != 'X') {
+    CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "thread %d still there",
+              (int)tid);
+    check_sleep(0.0005);
+  }
 }
 
 /* 1 when pid is gone or a zombie (dead, not reaped yet by its parent). */

@@ -15,7 +15,7 @@ static _Atomic uint32_t *flag(void) {
 
 static void wait_flag(uint32_t want) {
   mpk__deadline d;
-  CHECK_OK(mpk__deadline_init(&d, 10));
+  CHECK_OK(mpk__deadline_init(&d, CHECK_HANG_S));
   uint32_t v;
   while ((v = atomic_load(flag())) != want)
     CHECK_OK(mpk__futex_wait(flag(), v, &d));

@@ -46,7 +46,7 @@ static void test_share_memory(void) {
   mpk_process_t *p1;
   CHECK_OK(mpk_process_new(&p1, square_list, &args, sizeof args, NULL));
   CHECK_OK(mpk_process_start(p1));
-  CHECK_OK(mpk_process_join(p1, 10));
+  CHECK_OK(mpk_process_join(p1, CHECK_HANG_S));
   int code = -1;
   CHECK_OK(mpk_process_exitcode(p1, &code));
   CHECK_EQ(code, 0);

@@ -83,7 +83,7 @@ static void test_success_leaves_it(void) {
   mpk_conn_t *a, *b;
   CHECK_OK(mpk_pipe(&a, &b, 1));
   CHECK_OK(mpk_conn_send(a, "x", 1));
-  CHECK_OK(mpk_conn_recv(b, buf, sizeof buf, &len, 5.0));
+  CHECK_OK(mpk_conn_recv(b, buf, sizeof buf, &len, CHECK_HANG_S));
   CHECK_EQ(mpk_conn_poll(b, 0), 0); /* nothing: an answer, no failure */
   mpk_conn_free(a);
   mpk_conn_free(b);

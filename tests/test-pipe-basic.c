@@ -16,7 +16,7 @@ static void send_str(mpk_conn_t *c, const char *s) {
 static void recv_str(mpk_conn_t *c, const char *want) {
   char buf[256];
   size_t len = 0;
-  CHECK_OK(mpk_conn_recv(c, buf, sizeof buf - 1, &len, 10));
+  CHECK_OK(mpk_conn_recv(c, buf, sizeof buf - 1, &len, CHECK_HANG_S));
   buf[len] = '\0';
   CHECK_STR(buf, want);
 }
@@ -379,7 +379,7 @@ static void partial_then_complete(int duplex) {
   pair_arg pa = {.size = size};
   CHECK_OK(mpk_pipe(&pa.a, &pa.b, duplex));
   pid_t pid = check_fork(child_big_sender, &pa);
-  CHECK_EQ(mpk_conn_poll(pa.a, 10), 1);
+  CHECK_EQ(mpk_conn_poll(pa.a, CHECK_HANG_S), 1);
   CHECK_EQ(kill(pid, SIGSTOP), 0);
   int st = 0;
   CHECK_EQ(waitpid(pid, &st, WUNTRACED), pid);
@@ -402,7 +402,7 @@ static void partial_then_complete(int duplex) {
   CHECK(memcmp(buf, want, size) == 0);
   check_wait_ok(pid, 30);
   CHECK_OK(mpk_conn_close(pa.b));
-  CHECK_RC(mpk_conn_recv(pa.a, buf, size, &len, 5), MPK_EEOF);
+  CHECK_RC(mpk_conn_recv(pa.a, buf, size, &len, CHECK_HANG_S), MPK_EEOF);
   mpk_conn_free(pa.a);
   mpk_conn_free(pa.b);
   free(buf);

@@ -84,7 +84,7 @@ static void test_seed003_pipe_chain(void) {
   for (;;) {
     long v;
     size_t len;
-    int r = mpk_conn_recv(c.p2[1], &v, sizeof v, &len, 20);
+    int r = mpk_conn_recv(c.p2[1], &v, sizeof v, &len, CHECK_HANG_S);
     if (r == MPK_EEOF) {
       used += (size_t)snprintf(out + used, sizeof out - used, "End\n");
       break;
@@ -129,7 +129,7 @@ static int receiver(void *arg) {
   for (;;) {
     char msg[64];
     size_t len;
-    CHECK_OK(mpk_conn_recv(conn, msg, sizeof msg - 1, &len, 20));
+    CHECK_OK(mpk_conn_recv(conn, msg, sizeof msg - 1, &len, CHECK_HANG_S));
     msg[len] = '\0';
     if (strcmp(msg, "END") == 0)
       break;
@@ -179,7 +179,7 @@ static void test_seed004_child_sends_list(void) {
   run_process(&p, f, &child_conn, sizeof child_conn);
   record r;
   size_t len;
-  CHECK_OK(mpk_conn_recv(parent_conn, &r, sizeof r, &len, 20));
+  CHECK_OK(mpk_conn_recv(parent_conn, &r, sizeof r, &len, CHECK_HANG_S));
   CHECK_EQ(len, sizeof r);
   char text[64];
   snprintf(text, sizeof text, "[%d, %s, '%s']", (int)r.number,

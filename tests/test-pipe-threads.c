@@ -45,7 +45,7 @@ static void *receiver(void *arg) {
     size_t n = 0;
     /* alternate the two receive calls and a timed / untimed wait */
     int r = (atomic_load(&received) & 1)
-                ? mpk_conn_recv_alloc(rx, &p, &n, 10)
+                ? mpk_conn_recv_alloc(rx, &p, &n, CHECK_HANG_S)
                 : mpk_conn_recv_alloc(rx, &p, &n, MPK_FOREVER);
     if (r == MPK_EEOF)
       return NULL;
@@ -118,7 +118,7 @@ static void test_poll_while_receiving(void) {
     CHECK_OK(mpk_conn_send(tx, &i, sizeof i));
     int v = -1;
     size_t n;
-    CHECK_OK(mpk_conn_recv(rx, &v, sizeof v, &n, 10));
+    CHECK_OK(mpk_conn_recv(rx, &v, sizeof v, &n, CHECK_HANG_S));
     CHECK_EQ(v, i);
   }
   pthread_join(t, NULL);

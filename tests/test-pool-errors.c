@@ -8,10 +8,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "pool-util.h"
+#include "process-util.h"
 #include "mpk/pool.h"
 #include "mpk/shm.h"
 
@@ -305,15 +307,42 @@ static void test_task_failures(void) {
   mpk_pool_free(p);
 }
 
-/* After a failure the rest of the call is cancelled promptly: 2000
-   elements of 1 ms each would take 1 s on 2 workers. */
+/* After a failure the rest of the call is cancelled promptly: of 2000
+   elements (1 ms each) fewer than 1000 run. Element 10 fails; it first
+   publishes its thread, and every element after it waits until that
+   thread sleeps: it can only sleep once it has recorded the failure and
+   set the call's cancel flag (mpk__job_fail takes a spin lock, no sleep).
+   So however the workers are scheduled, the elements that run are the 11
+   before the failure and, per worker, what it had claimed before it saw
+   cancel (its chunk, at most 64 elements of a static share). A worker
+   delayed at the start can no longer run its whole share first. */
+typedef struct {
+  _Atomic pid_t pid, tid; /* of the thread that ran element 10 (tid 0: none) */
+} fail_thread;
+
+static fail_thread *g_failer; /* shared, set before pools exist */
+
 static int slow_fail(const void *in, void *out, void *ctx) {
   (void)ctx;
   (void)out;
   long v = *(const long *)in;
   atomic_fetch_add(g_runs, 1);
-  if (v == 10)
+  pid_t self = (pid_t)syscall(SYS_gettid);
+  if (v == 10) {
+    atomic_store(&g_failer->pid, getpid());
+    atomic_store(&g_failer->tid, self);
     return 1;
+  }
+  if (v > 10) {
+    double t0 = check_now();
+    pid_t tid;
+    while ((tid = atomic_load(&g_failer->tid)) == 0 ||
+           (tid != self &&
+            pu_task_state(atomic_load(&g_failer->pid), tid) != 'S')) {
+      CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "element 10 never failed");
+      check_sleep(0.0005);
+    }
+  }
   check_sleep(0.001);
   return 0;
 }
@@ -324,9 +353,9 @@ static void test_cancel_prompt(void) {
   long *in = malloc(n * sizeof(long)), *out = malloc(n * sizeof(long));
   for (size_t i = 0; i < n; i++)
     in[i] = (long)i;
-  atomic_store(g_runs, 0);
   for (int k = MPK_SCHED_AUTO; k <= MPK_SCHED_GUIDED; k++) {
     atomic_store(g_runs, 0);
+    atomic_store(&g_failer->tid, 0);
     mpk_sched s = {(mpk_sched_kind)k, k == MPK_SCHED_AUTO ? 0 : 5};
     double t0 = check_now();
     CHECK_RC(mpk_pool_map(p, slow_fail, in, sizeof(long), out, sizeof(long), n,
@@ -535,7 +564,8 @@ static void run_all(void) {
 int main(void) {
   check_watchdog(120);
   g_runs = mpk_shm_calloc(1, sizeof *g_runs);
-  CHECK(g_runs != NULL);
+  g_failer = mpk_shm_calloc(1, sizeof *g_failer);
+  CHECK(g_runs != NULL && g_failer != NULL);
   g_backend = MPK_PROCESS;
   run_all();
   g_backend = MPK_THREAD;

@@ -92,12 +92,12 @@ static void test_imap_ordered(void) {
     for (size_t i = 0; i < N; i++) {
       size_t idx = 9999;
       long v;
-      CHECK_OK(mpk_iter_next(it, &idx, &v, 10));
+      CHECK_OK(mpk_iter_next(it, &idx, &v, CHECK_HANG_S));
       CHECK_EQ(idx, i);
       CHECK_EQ(v, (long)(i * i));
     }
     long v;
-    CHECK_RC(mpk_iter_next(it, NULL, &v, 10), MPK_EEOF);
+    CHECK_RC(mpk_iter_next(it, NULL, &v, CHECK_HANG_S), MPK_EEOF);
     CHECK_RC(mpk_iter_next(it, NULL, &v, 0), MPK_EEOF);
     mpk_iter_free(it);
   }
@@ -127,7 +127,7 @@ static void test_imap_unordered(void) {
   for (int k = 0; k < N; k++) {
     size_t idx;
     long v;
-    CHECK_OK(mpk_iter_next(it, &idx, &v, 10));
+    CHECK_OK(mpk_iter_next(it, &idx, &v, CHECK_HANG_S));
     CHECK(idx < N);
     CHECK(!seen[idx]);
     seen[idx] = 1;
@@ -136,7 +136,7 @@ static void test_imap_unordered(void) {
     prev = idx;
   }
   long v;
-  CHECK_RC(mpk_iter_next(it, NULL, &v, 10), MPK_EEOF);
+  CHECK_RC(mpk_iter_next(it, NULL, &v, CHECK_HANG_S), MPK_EEOF);
   mpk_iter_free(it);
   (void)out_of_order; /* usually > 0; not required */
   mpk_pool_free(p);
@@ -168,7 +168,7 @@ static void test_imap_bounded(void) {
   for (int i = 0; i < N; i++) {
     long v;
     size_t idx;
-    CHECK_OK(mpk_iter_next(it, &idx, &v, 10));
+    CHECK_OK(mpk_iter_next(it, &idx, &v, CHECK_HANG_S));
     CHECK_EQ(v, i);
     CHECK(atomic_load(g_started) <= i + 1 + 4);
   }
@@ -196,7 +196,7 @@ static void test_imap_error(void) {
   for (;;) {
     size_t idx;
     long v;
-    int rc = mpk_iter_next(it, &idx, &v, 10);
+    int rc = mpk_iter_next(it, &idx, &v, CHECK_HANG_S);
     if (rc == MPK_EEOF)
       break;
     if (rc == MPK_ETASK) {
@@ -243,7 +243,7 @@ static void test_imap_timeout_and_free(void) {
   CHECK_RC(mpk_iter_next(it, NULL, &v, 0), MPK_ETIMEDOUT);
   gate_release();
   size_t idx;
-  CHECK_OK(mpk_iter_next(it, &idx, &v, 10));
+  CHECK_OK(mpk_iter_next(it, &idx, &v, CHECK_HANG_S));
   CHECK_EQ(idx, 0);
   /* 2 workers, window 4: elements 0-3 have started (or 0-2), 4 is queued */
   double t0 = check_now();
@@ -297,10 +297,10 @@ static void test_imap_after_close(void) {
                          sizeof k, 1, 0, &it));
   CHECK_OK(mpk_pool_close(p));
   for (int i = 0; i < N; i++) {
-    CHECK_OK(mpk_iter_next(it, NULL, &v, 10));
+    CHECK_OK(mpk_iter_next(it, NULL, &v, CHECK_HANG_S));
     CHECK_EQ(v, (long)i * i);
   }
-  CHECK_RC(mpk_iter_next(it, NULL, &v, 10), MPK_EEOF);
+  CHECK_RC(mpk_iter_next(it, NULL, &v, CHECK_HANG_S), MPK_EEOF);
   mpk_iter_t *it2;
   CHECK_RC(mpk_pool_imap(p, square_long, in, sizeof(long), sizeof(long), N,
                          NULL, 0, 1, 0, &it2),
@@ -327,7 +327,7 @@ static void test_imap_unordered_runahead(void) {
   gate_open();
   mpk_pool_t *p = mk(2);
   iter_guard g;
-  iter_guard_start(&g, 10);
+  iter_guard_start(&g);
   mpk_iter_t *it;
   size_t idx;
   long v;
@@ -336,7 +336,7 @@ static void test_imap_unordered_runahead(void) {
                          1, MPK_UNORDERED, &it));
   char seen[N] = {0};
   for (int k = 0; k < RING - 1; k++) {
-    CHECK_OK(guarded_next(&g, it, &idx, &v, 10));
+    CHECK_OK(guarded_next(&g, it, &idx, &v, CHECK_HANG_S));
     CHECK(idx > 0 && idx < N && !seen[idx]);
     seen[idx] = 1;
     CHECK_EQ(v, (long)idx + 1);
@@ -345,12 +345,12 @@ static void test_imap_unordered_runahead(void) {
   CHECK_RC(guarded_next(&g, it, &idx, &v, 0), MPK_ETIMEDOUT);
   gate_release();
   for (int k = RING - 1; k < N; k++) {
-    CHECK_OK(guarded_next(&g, it, &idx, &v, 10));
+    CHECK_OK(guarded_next(&g, it, &idx, &v, CHECK_HANG_S));
     CHECK(idx < N && !seen[idx]);
     seen[idx] = 1;
     CHECK_EQ(v, (long)idx + 1);
   }
-  CHECK_RC(guarded_next(&g, it, &idx, &v, 10), MPK_EEOF);
+  CHECK_RC(guarded_next(&g, it, &idx, &v, CHECK_HANG_S), MPK_EEOF);
   mpk_iter_free(it);
   /* ordered: nothing before element 0 */
   CHECK_OK(mpk_pool_imap(p, gated, in, sizeof(long), sizeof(long), N, NULL, 0,
@@ -358,11 +358,11 @@ static void test_imap_unordered_runahead(void) {
   CHECK_RC(guarded_next(&g, it, &idx, &v, 0.2), MPK_ETIMEDOUT);
   gate_release();
   for (size_t i = 0; i < N; i++) {
-    CHECK_OK(guarded_next(&g, it, &idx, &v, 10));
+    CHECK_OK(guarded_next(&g, it, &idx, &v, CHECK_HANG_S));
     CHECK_EQ(idx, i);
     CHECK_EQ(v, (long)i + 1);
   }
-  CHECK_RC(guarded_next(&g, it, &idx, &v, 10), MPK_EEOF);
+  CHECK_RC(guarded_next(&g, it, &idx, &v, CHECK_HANG_S), MPK_EEOF);
   mpk_iter_free(it);
   iter_guard_stop(&g);
   mpk_pool_free(p);
@@ -377,7 +377,7 @@ static void drain_all(mpk_iter_t *it, size_t n, int unordered, long plus) {
   for (size_t k = 0; k < n; k++) {
     size_t idx = SIZE_MAX;
     long v;
-    int rc = mpk_iter_next(it, &idx, &v, 10);
+    int rc = mpk_iter_next(it, &idx, &v, CHECK_HANG_S);
     CHECK_MSG(rc == MPK_OK, "result %zu: %s (index %zu)", k, mpk_err_name(rc),
               idx);
     CHECK(idx < n && !seen[idx]);
@@ -387,7 +387,7 @@ static void drain_all(mpk_iter_t *it, size_t n, int unordered, long plus) {
     CHECK_EQ(v, (long)idx + plus);
   }
   long v;
-  CHECK_RC(mpk_iter_next(it, NULL, &v, 10), MPK_EEOF);
+  CHECK_RC(mpk_iter_next(it, NULL, &v, CHECK_HANG_S), MPK_EEOF);
   free(seen);
 }
 
@@ -434,11 +434,11 @@ typedef struct {
 static void *reader_main(void *arg) {
   reader *r = arg;
   for (int k = 0; k < 1000; k++) {
-    r->rc[k] = mpk_iter_next(r->it, &r->idx[k], &r->v[k], 10);
+    r->rc[k] = mpk_iter_next(r->it, &r->idx[k], &r->v[k], CHECK_HANG_S);
     atomic_fetch_add(&r->got, 1);
   }
   long v;
-  r->eof = mpk_iter_next(r->it, NULL, &v, 10);
+  r->eof = mpk_iter_next(r->it, NULL, &v, CHECK_HANG_S);
   return NULL;
 }
 
@@ -458,7 +458,7 @@ static void test_imap_join_while_reading(void) {
     CHECK(pthread_create(&t, NULL, reader_main, &r) == 0);
     double t0 = check_now();
     while (atomic_load(&r.got) < 10) { /* join while it reads */
-      CHECK_MSG(check_now() - t0 < 10, "the reader is stuck");
+      CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "the reader is stuck");
       check_sleep(0.0005);
     }
     CHECK_OK(mpk_pool_join(p));
@@ -492,7 +492,7 @@ static void test_imap_terminate(void) {
   long in[N];
   fill_in(in, N);
   iter_guard g;
-  iter_guard_start(&g, 10);
+  iter_guard_start(&g);
   for (int mode = 0; mode < 4; mode++) {
     int unordered = mode & 1, by_free = mode & 2;
     gate_open();
@@ -514,7 +514,7 @@ static void test_imap_terminate(void) {
       CHECK(calls <= N + NCH);
       size_t idx = SIZE_MAX;
       long v;
-      int rc = guarded_next(&g, it, &idx, &v, 10);
+      int rc = guarded_next(&g, it, &idx, &v, CHECK_HANG_S);
       if (rc == MPK_EEOF)
         break;
       CHECK_MSG(idx < N, "%s with index %zu", mpk_err_name(rc), idx);
@@ -583,7 +583,8 @@ static mpk_pool_t *join_driving(int flags, mpk_iter_t **it, pthread_t *t) {
   CHECK(pthread_create(t, NULL, joiner, p) == 0);
   double t0 = check_now();
   while (atomic_load(g_started) < 20) {
-    CHECK_MSG(check_now() - t0 < 10, "join does not drive the iterator");
+    CHECK_MSG(check_now() - t0 < CHECK_HANG_S,
+              "join does not drive the iterator");
     check_sleep(0.0005);
   }
   return p;
@@ -621,10 +622,11 @@ static void test_imap_terminate_during_join(void) {
   CHECK_RC((int)(intptr_t)rc, MPK_ESTATE);
   size_t idx, expect;
   long v;
-  CHECK_RC(mpk_iter_next(it, &idx, &v, 10), MPK_ECLOSED); /* element 0 */
+  CHECK_RC(mpk_iter_next(it, &idx, &v, CHECK_HANG_S),
+           MPK_ECLOSED); /* element 0 */
   CHECK_EQ(idx, 0);
   for (expect = 1;; expect++) {
-    int r = mpk_iter_next(it, &idx, &v, 10);
+    int r = mpk_iter_next(it, &idx, &v, CHECK_HANG_S);
     if (r == MPK_EEOF)
       break;
     CHECK_EQ(idx, expect);
@@ -680,7 +682,7 @@ static void test_imap_nomem(void) {
     CHECK_OK(mpk_pool_map_async(p, square_long, in, sizeof(long), &r,
                                 sizeof(long), 1, NULL, 0, AUTO0, NULL, NULL,
                                 &a));
-    CHECK_OK(mpk_async_wait(a, 10));
+    CHECK_OK(mpk_async_wait(a, CHECK_HANG_S));
     mpk_async_free(a);
   }
   mpk_iter_t *it;
@@ -690,17 +692,18 @@ static void test_imap_nomem(void) {
   CHECK_RC(mpk_iter_next(it, &idx, buf, 0.1), MPK_ETIMEDOUT);
   nh = hog(h, nh, HOGS);
   gate_release();
-  CHECK_OK(mpk_async_wait(blocked, 10)); /* job 1 done, its slot free */
+  CHECK_OK(
+      mpk_async_wait(blocked, CHECK_HANG_S)); /* job 1 done, its slot free */
   mpk_async_free(blocked);
-  CHECK_RC(mpk_iter_next(it, &idx, buf, 10), MPK_ENOMEM);
+  CHECK_RC(mpk_iter_next(it, &idx, buf, CHECK_HANG_S), MPK_ENOMEM);
   while (nh > 0)
     mpk_shm_free(h[--nh]);
   for (size_t k = 0; k < 8; k++) {
-    CHECK_OK(mpk_iter_next(it, &idx, buf, 10));
+    CHECK_OK(mpk_iter_next(it, &idx, buf, CHECK_HANG_S));
     CHECK_EQ(idx, k);
     CHECK_EQ(*(long *)buf, (long)k + 1);
   }
-  CHECK_RC(mpk_iter_next(it, &idx, buf, 10), MPK_EEOF);
+  CHECK_RC(mpk_iter_next(it, &idx, buf, CHECK_HANG_S), MPK_EEOF);
   mpk_iter_free(it);
   /* join holds 1 MiB per result: 100 do not fit */
   CHECK_OK(
@@ -709,7 +712,7 @@ static void test_imap_nomem(void) {
   CHECK_OK(mpk_pool_join(p));
   size_t held = 0;
   for (size_t k = 0; k < N; k++) {
-    int rc = mpk_iter_next(it, &idx, buf, 10);
+    int rc = mpk_iter_next(it, &idx, buf, CHECK_HANG_S);
     CHECK_EQ(idx, k);
     if (rc == MPK_OK) {
       CHECK_EQ(held, k); /* every result held precedes the failures */
@@ -719,7 +722,7 @@ static void test_imap_nomem(void) {
       CHECK_RC(rc, MPK_ENOMEM);
     }
   }
-  CHECK_RC(mpk_iter_next(it, &idx, buf, 10), MPK_EEOF);
+  CHECK_RC(mpk_iter_next(it, &idx, buf, CHECK_HANG_S), MPK_EEOF);
   CHECK(held >= 4 && held < N);
   mpk_iter_free(it);
   void *back = mpk_shm_alloc(32 * MiB); /* the held results were freed */
@@ -753,7 +756,7 @@ static void test_imap_in_callback(void) {
   CHECK_OK(mpk_pool_map_async(p, square_long, in, sizeof(long), &r,
                               sizeof(long), 1, NULL, 0, AUTO0, next_in_cb, NULL,
                               &a));
-  CHECK_OK(mpk_async_wait(a, 10));
+  CHECK_OK(mpk_async_wait(a, CHECK_HANG_S));
   CHECK_RC(atomic_load(&g_cb_rc), MPK_EDEADLK);
   mpk_async_free(a);
   drain_all(g_cb_it, 8, 0, 0); /* the iterator is unharmed */

@@ -3,7 +3,8 @@
    leaves nothing running), a broken pool under an imap (each chunk
    reported once, then MPK_EEOF), max_rss_bytes (a leaking worker retires and is
    replaced), task_timeout (a hung chunk is killed with its worker: the call
-   fails with MPK_ETIMEDOUT, the worker is replaced, the next call works). */
+   fails with MPK_ETIMEDOUT naming the chunk that ran, the worker is
+   replaced; chunks within the limit are left alone). */
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include "check.h"
 #include "mpk/pool.h"
 #include "mpk/shm.h"
+#include "pool-util.h"
 
 typedef struct {
   _Atomic int inits;
@@ -202,7 +204,7 @@ static void test_imap_broken_pool(void) {
     CHECK(calls <= N);
     size_t idx = SIZE_MAX;
     long v;
-    int rc = mpk_iter_next(it, &idx, &v, 10);
+    int rc = mpk_iter_next(it, &idx, &v, CHECK_HANG_S);
     if (rc == MPK_EEOF)
       break;
     CHECK_EQ(idx, expect);
@@ -287,49 +289,123 @@ static void test_max_rss(void) {
 }
 
 /* task_timeout: the hung element's worker is killed, the call fails with
-   MPK_ETIMEDOUT, the worker is replaced. */
-static int maybe_hang(const void *in, void *out, void *ctx) {
-  (void)ctx;
+   MPK_ETIMEDOUT and reports the element that was running, the worker is
+   replaced. Element 5 never returns; every other element returns at once,
+   but a loaded machine may still deschedule a worker past the 0.3 s limit
+   anywhere in a chunk, so the test does not assume which chunk is killed:
+   each element records which worker entered it and whether it returned,
+   and the reported index must be the killed worker's chunk. */
+typedef struct {
+  _Atomic long last[2]; /* the element worker w entered last, -1: none */
+  _Atomic pid_t pid[2]; /* worker w's pid when it entered it */
+  _Atomic int started[10], done[10];
+} tt_log;
+
+static int tt_elem(const void *in, void *out, void *ctx) {
+  tt_log *l = *(tt_log *const *)ctx;
   long x = *(const long *)in;
+  int w = mpk_worker_id();
+  CHECK(w >= 0 && w < 2);
+  atomic_store(&l->pid[w], getpid());
+  atomic_store(&l->last[w], x);
+  atomic_store(&l->started[x], 1);
   if (x == 5)
-    check_sleep(30);
-  else
-    check_sleep(0.02);
+    for (;;)
+      pause(); /* until task_timeout's SIGKILL */
+  atomic_store(&l->done[x], 1);
   *(long *)out = x;
   return 0;
 }
 
-static void test_task_timeout(void) {
+/* The worker and pid named by the failure's mpk_errmsg ("worker W (pid
+   P) killed ..."). */
+static void failed_worker(int *w, pid_t *pid) {
+  const char *m = strstr(mpk_errmsg(), "worker ");
+  int pp = 0;
+  CHECK_MSG(m && sscanf(m, "worker %d (pid %d)", w, &pp) == 2,
+            "no worker in \"%s\"", mpk_errmsg());
+  *pid = pp;
+}
+
+/* Two workers with task_timeout t. */
+static mpk_pool_t *tt_pool(double t) {
   mpk_pool_opts o;
   mpk_pool_opts_init(&o);
   o.workers = 2;
-  o.task_timeout = 0.3;
+  o.task_timeout = t;
   mpk_pool_t *p;
   CHECK_OK(mpk_pool_create(&p, &o));
+  return p;
+}
+
+static void test_task_timeout(void) {
+  tt_log *l = mpk_shm_calloc(1, sizeof *l);
+  CHECK(l != NULL);
+  l->last[0] = l->last[1] = -1;
+  mpk_pool_t *p = tt_pool(0.3);
   long in[10], out[10];
   for (int i = 0; i < 10; i++)
     in[i] = i;
   mpk_sched s = {MPK_SCHED_DYNAMIC, 1};
   double t0 = check_now();
-  CHECK_RC(mpk_pool_map(p, maybe_hang, in, sizeof(long), out, sizeof(long), 10,
-                        NULL, 0, s),
+  CHECK_RC(mpk_pool_map(p, tt_elem, in, sizeof(long), out, sizeof(long), 10, &l,
+                        sizeof l, s),
            MPK_ETIMEDOUT);
   double el = check_now() - t0;
-  CHECK_MSG(el >= 0.25 && el < 30, "timed out after %.3f s", el);
+  CHECK_MSG(el >= 0.25, "timed out after %.3f s", el);
+  int w;
+  pid_t pid;
+  failed_worker(&w, &pid);
   size_t idx;
   int sig;
   CHECK_RC(mpk_pool_last_error(p, &idx, NULL, &sig), MPK_ETIMEDOUT);
-  CHECK_EQ(idx, 5);
   CHECK_EQ(sig, SIGKILL);
-  /* chunks shorter than the timeout are left alone */
-  in[5] = 6;
-  CHECK_OK(mpk_pool_map(p, maybe_hang, in, sizeof(long), out, sizeof(long), 10,
+  CHECK(w >= 0 && w < 2 && idx < 10);
+  CHECK_EQ(atomic_load(&l->pid[w]), pid);
+  /* The killed worker's chunk: the element it entered last, unless that
+     one had returned (killed between chunks, before or after its kernel
+     call): then that one or one nobody entered. On an idle machine only
+     element 5 outlives the limit. */
+  long last = atomic_load(&l->last[w]);
+  CHECK(last >= 0);
+  if (!atomic_load(&l->done[last]))
+    CHECK_EQ(idx, last);
+  else
+    CHECK_MSG((long)idx == last || !atomic_load(&l->started[idx]),
+              "reported element %zu; worker %d last ran %ld", idx, w, last);
+  /* it is replaced: the same id gets a new process */
+  pool_await_gone(p, w, pid);
+  pool_pid_of(p, w);
+  mpk_pool_info info;
+  CHECK_OK(mpk_pool_info_get(p, &info));
+  CHECK(info.replaced >= 1);
+  mpk_pool_free(p);
+  mpk_shm_free(l);
+}
+
+/* Chunks shorter than task_timeout are left alone (no worker is killed).
+   The limit is CHECK_HANG_S, so no correct chunk outlives it on a loaded
+   machine. */
+static int tt_short(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  check_sleep(0.02);
+  *(long *)out = *(const long *)in;
+  return 0;
+}
+
+static void test_task_timeout_spares(void) {
+  mpk_pool_t *p = tt_pool(CHECK_HANG_S);
+  long in[10], out[10];
+  for (int i = 0; i < 10; i++)
+    in[i] = i;
+  mpk_sched s = {MPK_SCHED_DYNAMIC, 1};
+  CHECK_OK(mpk_pool_map(p, tt_short, in, sizeof(long), out, sizeof(long), 10,
                         NULL, 0, s));
   for (int i = 0; i < 10; i++)
     CHECK_EQ(out[i], in[i]);
   mpk_pool_info info;
   CHECK_OK(mpk_pool_info_get(p, &info));
-  CHECK(info.replaced >= 1);
+  CHECK_EQ(info.replaced, 0);
   mpk_pool_free(p);
 }
 
@@ -343,5 +419,6 @@ int main(void) {
   CHECK_RUN(test_imap_broken_pool);
   CHECK_RUN(test_max_rss);
   CHECK_RUN(test_task_timeout);
+  CHECK_RUN(test_task_timeout_spares);
   return check_done();
 }

@@ -45,7 +45,7 @@ static mpk_process_t *start_fn(mpk_process_fn fn, const void *arg,
 
 static int run_to_code(mpk_process_fn fn, const void *arg, size_t size) {
   mpk_process_t *p = start_fn(fn, arg, size);
-  CHECK_OK(mpk_process_join(p, 10));
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
   int code = 1234;
   CHECK_OK(mpk_process_exitcode(p, &code));
   mpk_process_free(p);
@@ -118,7 +118,7 @@ static void test_kill_and_terminate(void) {
   CHECK_EQ(mpk_process_is_alive(p), 1);
   CHECK_RC(mpk_process_exitcode(p, &code), MPK_ESTATE); /* still running */
   CHECK_OK(mpk_process_kill(p));
-  CHECK_OK(mpk_process_join(p, 10));
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
   CHECK_EQ(mpk_process_is_alive(p), 0);
   CHECK_OK(mpk_process_exitcode(p, &code));
   CHECK_EQ(code, -9);
@@ -131,7 +131,7 @@ static void test_kill_and_terminate(void) {
 
   p = start_fn(pu_pause_forever, NULL, 0);
   CHECK_OK(mpk_process_terminate(p));
-  CHECK_OK(mpk_process_join(p, 10));
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
   CHECK_EQ(mpk_process_is_alive(p), 0);
   CHECK_OK(mpk_process_exitcode(p, &code));
   CHECK_EQ(code, -15);
@@ -142,7 +142,7 @@ static void test_start_twice(void) {
   mpk_process_t *p = start_fn(pu_ret_zero, NULL, 0);
   pid_t pid = mpk_process_pid(p);
   CHECK_RC(mpk_process_start(p), MPK_ESTATE);
-  CHECK_OK(mpk_process_join(p, 10));
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
   CHECK_RC(mpk_process_start(p), MPK_ESTATE); /* also after it ended */
   CHECK_EQ(mpk_process_pid(p), pid);          /* kept after the end */
   mpk_process_free(p);
@@ -169,7 +169,7 @@ static void test_arg_copy(void) {
   CHECK_OK(mpk_process_new(&p, check_hello, buf, sizeof buf, NULL));
   strcpy(buf, "changed after new");
   CHECK_OK(mpk_process_start(p));
-  CHECK_OK(mpk_process_join(p, 10));
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
   int code;
   CHECK_OK(mpk_process_exitcode(p, &code));
   CHECK_EQ(code, 0);
@@ -191,7 +191,7 @@ static void test_pid(void) {
   CHECK_EQ(v[0], mpk_process_pid(p));
   CHECK_NE(v[0], getpid());
   CHECK_EQ(v[1], getpid());
-  CHECK_OK(mpk_process_join(p, 10));
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
   CHECK_EQ(mpk_process_pid(p), v[0]);
   mpk_process_free(p);
   close(fds[0]);
@@ -227,7 +227,7 @@ static int nested_names(void *arg) {
     CHECK_OK(mpk_process_new(&c, nested_names, &b, sizeof b, NULL));
     CHECK_STR(mpk_process_name(c), b.self);
     CHECK_OK(mpk_process_start(c));
-    CHECK_OK(mpk_process_join(c, 10));
+    CHECK_OK(mpk_process_join(c, CHECK_HANG_S));
     int code;
     CHECK_OK(mpk_process_exitcode(c, &code));
     CHECK_EQ(code, 0);
@@ -258,8 +258,8 @@ static void test_names(void) {
   int code;
   CHECK_OK(mpk_process_start(b));
   CHECK_OK(mpk_process_start(c));
-  CHECK_OK(mpk_process_join(b, 10));
-  CHECK_OK(mpk_process_join(c, 10));
+  CHECK_OK(mpk_process_join(b, CHECK_HANG_S));
+  CHECK_OK(mpk_process_join(c, CHECK_HANG_S));
   CHECK_OK(mpk_process_exitcode(b, &code));
   CHECK_EQ(code, 0);
   CHECK_OK(mpk_process_exitcode(c, &code));
@@ -290,7 +290,7 @@ static void test_sibling_handles(void) {
   CHECK_EQ(run_to_code(use_sibling, &sib, sizeof sib), 0);
   CHECK_EQ(mpk_process_is_alive(sib), 1); /* untouched by the child */
   CHECK_OK(mpk_process_kill(sib));
-  CHECK_OK(mpk_process_join(sib, 10));
+  CHECK_OK(mpk_process_join(sib, CHECK_HANG_S));
   mpk_process_free(sib);
 }
 

@@ -63,7 +63,7 @@ static void test_fork_while_locked(void) {
     mpk_process_t *c;
     CHECK_OK(mpk_process_new(&c, probe, NULL, 0, NULL));
     CHECK_OK(mpk_process_start(c));
-    int rc = mpk_process_join(c, 10);
+    int rc = mpk_process_join(c, CHECK_HANG_S);
     if (rc == MPK_ETIMEDOUT) { /* it hangs on a copied lock */
       mpk_process_kill(c);
       mpk_process_join(c, MPK_FOREVER);
@@ -82,12 +82,12 @@ static void test_fork_while_locked(void) {
   /* the parent's handles are untouched by the children */
   CHECK_EQ(mpk_process_is_alive(running), 1);
   CHECK_OK(mpk_process_kill(running));
-  CHECK_OK(mpk_process_join(running, 10));
+  CHECK_OK(mpk_process_join(running, CHECK_HANG_S));
   int code;
   CHECK_OK(mpk_process_exitcode(running, &code));
   CHECK_EQ(code, -SIGKILL);
   CHECK_OK(mpk_process_start(unstarted));
-  CHECK_OK(mpk_process_join(unstarted, 10));
+  CHECK_OK(mpk_process_join(unstarted, CHECK_HANG_S));
   CHECK_OK(mpk_process_exitcode(unstarted, &code));
   CHECK_EQ(code, 0);
   mpk_process_free(running);
@@ -112,7 +112,7 @@ static void test_raw_fork_copy(void) {
   pthread_join(t, NULL);
   CHECK_EQ(atomic_load(&bad), 0);
   CHECK_OK(mpk_process_kill(running));
-  CHECK_OK(mpk_process_join(running, 10));
+  CHECK_OK(mpk_process_join(running, CHECK_HANG_S));
   mpk_process_free(running);
   mpk_process_free(unstarted);
 }

@@ -103,7 +103,7 @@ static void test_signals_use_pidfd(void) {
   atomic_store(&watch_kills, 0);
   atomic_store(&watch_pid, mpk_process_pid(p));
   CHECK_OK(mpk_process_terminate(p));
-  CHECK_OK(mpk_process_join(p, 10));
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
   CHECK_EQ(atomic_load(&watch_kills), 0);
   atomic_store(&watch_pid, 0);
   int code;
@@ -197,7 +197,7 @@ static void test_sigchld_ignored_storm(void) {
       check_sleep(0.001);
     }
     /* the kernel reaps it: its status is lost */
-    rc = mpk_process_join(p, 10);
+    rc = mpk_process_join(p, CHECK_HANG_S);
     CHECK_MSG(rc == MPK_ECHILD, "join %d returned %s", i, mpk_err_name(rc));
     CHECK_EQ(atomic_load(&runs[idx[i]]), 1);
     CHECK_RC(mpk_process_start(p), MPK_ESTATE);
@@ -237,7 +237,7 @@ static int no_descriptors(void *arg) {
   CHECK_RC(mpk_process_start(p), MPK_ESTATE);
   CHECK_OK(mpk_process_terminate(p)); /* unreaped: kill(2) is safe */
   close(fds[--n]);                    /* room for one pidfd */
-  CHECK_OK(mpk_process_join(p, 10));
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
   int code;
   CHECK_OK(mpk_process_exitcode(p, &code));
   CHECK_EQ(code, -SIGTERM);

@@ -86,7 +86,7 @@ static void test_seed_subclass_run(void) {
     mpk_process_t *p;
     CHECK_OK(mpk_process_new(&p, my_process_run, NULL, 0, NULL));
     CHECK_OK(mpk_process_start(p));
-    CHECK_OK(mpk_process_join(p, 10));
+    CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
     CHECK_EQ(exitcode_of(p), 0);
     mpk_process_free(p);
   }
@@ -112,7 +112,7 @@ static void test_seed_square(void) {
   mpk_process_t *p;
   CHECK_OK(mpk_process_new(&p, print_square_of, &x, sizeof x, NULL));
   CHECK_OK(mpk_process_start(p));
-  CHECK_OK(mpk_process_join(p, 10));
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
   mpk_process_free(p);
   char *out = capture_end();
   CHECK_STR(out, "25\n");
@@ -140,8 +140,8 @@ static void test_seed_square_cube(void) {
   CHECK_OK(mpk_process_new(&p2, print_cube, &ten, sizeof ten, NULL));
   CHECK_OK(mpk_process_start(p1));
   CHECK_OK(mpk_process_start(p2));
-  CHECK_OK(mpk_process_join(p1, 10));
-  CHECK_OK(mpk_process_join(p2, 10));
+  CHECK_OK(mpk_process_join(p1, CHECK_HANG_S));
+  CHECK_OK(mpk_process_join(p2, CHECK_HANG_S));
   printf("Done!\n");
   mpk_process_free(p1);
   mpk_process_free(p2);
@@ -179,8 +179,8 @@ static void test_seed_process_ids(void) {
   CHECK_OK(mpk_process_start(p2));
   printf("ID of process p1: %d\n", (int)mpk_process_pid(p1));
   printf("ID of process p2: %d\n", (int)mpk_process_pid(p2));
-  CHECK_OK(mpk_process_join(p1, 10));
-  CHECK_OK(mpk_process_join(p2, 10));
+  CHECK_OK(mpk_process_join(p1, CHECK_HANG_S));
+  CHECK_OK(mpk_process_join(p2, CHECK_HANG_S));
   printf("Both processes finished execution!\n");
   printf("Process p1 is alive: %s\n",
          mpk_process_is_alive(p1) ? "True" : "False");
@@ -224,7 +224,7 @@ static void test_seed_continents(void) {
     CHECK_OK(mpk_process_start(procs[i + 1]));
   }
   for (int i = 0; i < 4; i++) {
-    CHECK_OK(mpk_process_join(procs[i], 10));
+    CHECK_OK(mpk_process_join(procs[i], CHECK_HANG_S));
     mpk_process_free(procs[i]);
   }
   char *out = capture_end();
@@ -257,7 +257,7 @@ static void test_seed_terminate(void) {
   CHECK_OK(mpk_process_start(p));
   CHECK_EQ(mpk_process_is_alive(p), 1); /* Process running */
   CHECK_OK(mpk_process_terminate(p));
-  CHECK_OK(mpk_process_join(p, 10));
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
   CHECK_EQ(mpk_process_is_alive(p), 0); /* Process joined */
   CHECK_EQ(exitcode_of(p), -15);        /* Process exit code: -15 */
   mpk_process_free(p);
@@ -282,7 +282,7 @@ static void test_seed_hello_bob(void) {
   mpk_process_t *p;
   CHECK_OK(mpk_process_new(&p, f, "bob", 4, NULL));
   CHECK_OK(mpk_process_start(p));
-  CHECK_OK(mpk_process_join(p, 10));
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
   CHECK_EQ(exitcode_of(p), 0);
   char *out = capture_end();
   char want[64];

@@ -159,7 +159,7 @@ static void test_pidfd_watcher(void) {
   kill(pid, SIGKILL);
   CHECK_EQ(waitpid(pid, NULL, 0), pid);
   mpk__deadline d;
-  deadline(&d, 10);
+  deadline(&d, CHECK_HANG_S);
   CHECK_OK(mpk__wait_exit(fd, &d));
   close(fd);
 }
@@ -187,12 +187,12 @@ static void test_watcher_ignores_later_children(void) {
   }
   CHECK_EQ(write(a[1], "x", 1), 1); /* the watched child exits now */
   mpk__deadline d;
-  deadline(&d, 10);
+  deadline(&d, CHECK_HANG_S);
   CHECK_OK(mpk__wait_exit(fd, &d));
   CHECK(!check_pid_gone(later)); /* still running: it did not matter */
   CHECK(!check_pid_gone(raw));
   int st;
-  deadline(&d, 10);
+  deadline(&d, CHECK_HANG_S);
   CHECK_OK(mpk__wait_child(watched, fd, &d, &st));
   CHECK_EQ(mpk__status_to_exitcode(st), 5);
   close(fd);
@@ -231,7 +231,7 @@ static void test_watcher_fd_closed_in_child(void) {
   CHECK_EQ(write(a[1], "x", 1), 1);
   int st;
   mpk__deadline d;
-  deadline(&d, 10);
+  deadline(&d, CHECK_HANG_S);
   CHECK_OK(mpk__wait_child(watched, fd, &d, &st));
   close(fd);
   close(a[0]);
@@ -254,7 +254,7 @@ static void test_signal_child(void) {
   CHECK_OK(mpk__signal_child(pid, fd, SIGTERM));
   int st;
   mpk__deadline d;
-  deadline(&d, 10);
+  deadline(&d, CHECK_HANG_S);
   CHECK_OK(mpk__wait_child(pid, fd, &d, &st));
   CHECK_EQ(mpk__status_to_exitcode(st), -SIGTERM);
   CHECK_OK(mpk__signal_child(pid, fd, SIGKILL)); /* reaped: ESRCH, no-op */
@@ -269,7 +269,7 @@ static void test_signal_child(void) {
     }
     fd = mode ? mpk__pidfd_open_watcher(pid) : -1;
     CHECK_OK(mpk__signal_child(pid, fd, SIGKILL));
-    deadline(&d, 10);
+    deadline(&d, CHECK_HANG_S);
     CHECK_OK(mpk__wait_child(pid, fd, &d, &st));
     CHECK_EQ(mpk__status_to_exitcode(st), -SIGKILL);
     if (fd >= 0)
@@ -305,7 +305,7 @@ static void test_wait_child(void) {
       CHECK_RC(mpk__wait_child(pid, fd, &d, &st), MPK_ETIMEDOUT);
     }
     CHECK_EQ(write(fds[1], "x", 1), 1);
-    deadline(&d, mode == 2 ? MPK_FOREVER : 10);
+    deadline(&d, mode == 2 ? MPK_FOREVER : CHECK_HANG_S);
     CHECK_OK(mpk__wait_child(pid, fd, &d, &st));
     CHECK_EQ(mpk__status_to_exitcode(st), 5);
     CHECK(check_pid_gone(pid));
@@ -345,7 +345,7 @@ static void test_orphans_reaped(void) {
   CHECK_EQ(write(fds[1], "x", 1), 1);
   int fd = mpk__pidfd_open(pid);
   mpk__deadline d;
-  deadline(&d, 10);
+  deadline(&d, CHECK_HANG_S);
   CHECK_OK(mpk__wait_exit(fd, &d));
   close(fd);
   mpk__reap_orphans();

@@ -51,7 +51,7 @@ static void test_concurrent_start(void) {
     }
     CHECK_EQ(ok, 1);
     CHECK_EQ(busy, NTHREADS - 1);
-    CHECK_OK(mpk_process_join(p, 10));
+    CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
     pthread_barrier_destroy(&go);
     mpk_process_free(p);
   }
@@ -103,7 +103,7 @@ static void test_join_races_is_alive(void) {
     CHECK_OK(mpk_process_start(p));
     pthread_t t;
     CHECK(pthread_create(&t, NULL, poll_alive, p) == 0);
-    CHECK_OK(mpk_process_join(p, 10));
+    CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
     pthread_join(t, NULL);
     int code;
     CHECK_OK(mpk_process_exitcode(p, &code));
@@ -146,7 +146,7 @@ static void test_pdeathsig_follows_thread(void) {
   pthread_t t;
   CHECK(pthread_create(&t, NULL, start_wait_return, &a) == 0);
   pthread_join(t, NULL);
-  CHECK_OK(mpk_process_join(p, 10)); /* no kill from us */
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S)); /* no kill from us */
   int code;
   CHECK_OK(mpk_process_exitcode(p, &code));
   CHECK_EQ(code, -SIGKILL);

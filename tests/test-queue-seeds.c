@@ -15,7 +15,7 @@ static mpk_process_t *start(mpk_process_fn fn, const void *arg, size_t size) {
 }
 
 static void join_ok(mpk_process_t *p) {
-  CHECK_OK(mpk_process_join(p, 30));
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
   int code = -1;
   CHECK_OK(mpk_process_exitcode(p, &code));
   CHECK_MSG(code == 0, "%s exited with %d", mpk_process_name(p), code);
@@ -25,8 +25,11 @@ static void join_ok(mpk_process_t *p) {
 /* ---- seed 003: producer / consumer processes --------------------------
    producer: for i in range(10): item = random.randint(0, 256); q.put(item)
    consumer: while True: if q.empty(): break  else: q.get()
-   The consumer here pops until the queue stays empty for a second (the
-   seed's sleeps make the same point), and records what it got. */
+   The seed's sleeps give the producer time to finish first; here the
+   producer closes the queue after its last put instead, and the consumer
+   pops (waiting as long as it takes) until the queue says it is closed and
+   drained, so no schedule can end the stream early. It records what it
+   got. */
 typedef struct {
   mpk_queue_t *q;
   int sent[10];
@@ -40,13 +43,13 @@ static int producer(void *arg) {
   for (int i = 0; i < 10; i++) {
     int item = rand() % 257;
     s->sent[i] = item;
-    if (mpk_queue_put(s->q, &item, sizeof item, 5) != MPK_OK)
+    if (mpk_queue_put(s->q, &item, sizeof item, CHECK_HANG_S) != MPK_OK)
       return 1;
     printf("Process Producer : item %d appended to queue %s\n", item,
            mpk_current_process_name());
     printf("The size of queue is %ld\n", mpk_queue_qsize(s->q));
   }
-  return 0;
+  return mpk_queue_close(s->q) == MPK_OK ? 0 : 1;
 }
 
 static int consumer(void *arg) {
@@ -54,8 +57,8 @@ static int consumer(void *arg) {
   for (;;) {
     int item;
     size_t len;
-    int r = mpk_queue_get(s->q, &item, sizeof item, &len, 1.0);
-    if (r == MPK_ETIMEDOUT) {
+    int r = mpk_queue_get(s->q, &item, sizeof item, &len, MPK_FOREVER);
+    if (r == MPK_ECLOSED) {
       printf("the queue is empty\n");
       return mpk_queue_empty(s->q) == 1 ? 0 : 2;
     }
@@ -107,7 +110,7 @@ static int do_job(void *arg) {
     printf("%s\n", task);
     int n = snprintf(line, sizeof line, "%s is done by %s", task,
                      mpk_current_process_name());
-    if (mpk_queue_put(t->done, line, (size_t)n, 5) != MPK_OK)
+    if (mpk_queue_put(t->done, line, (size_t)n, CHECK_HANG_S) != MPK_OK)
       return 2;
     check_sleep(0.005); /* the seed's time.sleep(.5), shortened */
   }
@@ -167,7 +170,7 @@ typedef struct {
 static int square(void *arg) {
   square_arg *a = arg;
   long r = a->x * a->x;
-  return mpk_queue_put(a->q, &r, sizeof r, 5) == MPK_OK ? 0 : 1;
+  return mpk_queue_put(a->q, &r, sizeof r, CHECK_HANG_S) == MPK_OK ? 0 : 1;
 }
 
 static void test_seed000_squares(void) {
@@ -185,7 +188,7 @@ static void test_seed000_squares(void) {
   for (int i = 0; i < 8; i++) {
     long r;
     size_t len;
-    CHECK_OK(mpk_queue_get(qout, &r, sizeof r, &len, 5));
+    CHECK_OK(mpk_queue_get(qout, &r, sizeof r, &len, CHECK_HANG_S));
     CHECK(r >= 4 && r <= 81);
     seen[r]++;
     printf("%s%ld", i ? ", " : "", r);
@@ -208,7 +211,7 @@ static int square_tagged(void *arg) {
   square_arg *a = arg;
   check_sleep(a->delay_ms * 1e-3);
   tagged t = {a->index, a->x * a->x};
-  return mpk_queue_put(a->q, &t, sizeof t, 5) == MPK_OK ? 0 : 1;
+  return mpk_queue_put(a->q, &t, sizeof t, CHECK_HANG_S) == MPK_OK ? 0 : 1;
 }
 
 static int by_index(const void *a, const void *b) {
@@ -233,7 +236,7 @@ static void test_seed000_ordering(void) {
   printf("unsorted:");
   for (int i = 0; i < 8; i++) {
     size_t len;
-    CHECK_OK(mpk_queue_get(qout, &r[i], sizeof r[i], &len, 5));
+    CHECK_OK(mpk_queue_get(qout, &r[i], sizeof r[i], &len, CHECK_HANG_S));
     CHECK_EQ(len, sizeof r[i]);
     printf(" (%ld, %ld)", r[i].index, r[i].value);
   }
@@ -266,7 +269,8 @@ static int calc_partial_pi(void *arg) {
     partial_pi += 4.0 / (1.0 + x * x);
   }
   partial_pi *= a->dx;
-  return mpk_queue_put(a->qout, &partial_pi, sizeof partial_pi, 5) == MPK_OK
+  return mpk_queue_put(a->qout, &partial_pi, sizeof partial_pi, CHECK_HANG_S) ==
+                 MPK_OK
              ? 0
              : 1;
 }
@@ -289,7 +293,7 @@ static void test_seed000_pi(void) {
     for (int rank = 0; rank < nprocs; rank++) {
       double part;
       size_t len;
-      CHECK_OK(mpk_queue_get(qout, &part, sizeof part, &len, 5));
+      CHECK_OK(mpk_queue_get(qout, &part, sizeof part, &len, CHECK_HANG_S));
       pi += part;
     }
     printf("nsteps %ld, %d processes: pi = %.15f (error %.2e)\n", steps[s],
@@ -356,7 +360,7 @@ static int square_list(void *arg) {
   static const long mylist[] = {1, 2, 3, 4};
   for (int i = 0; i < 4; i++) {
     long v = mylist[i] * mylist[i];
-    if (mpk_queue_put(s->q, &v, sizeof v, 5) != MPK_OK)
+    if (mpk_queue_put(s->q, &v, sizeof v, CHECK_HANG_S) != MPK_OK)
       return 1;
   }
   return 0;
@@ -405,9 +409,9 @@ static int f_put_list(void *arg) {
   mpk_queue_t *q = *(mpk_queue_t **)arg;
   triple t = {42, 0, "hello"};
   const char *s = "[42, None, 'hello']";
-  if (mpk_queue_put(q, &t, sizeof t, 5) != MPK_OK)
+  if (mpk_queue_put(q, &t, sizeof t, CHECK_HANG_S) != MPK_OK)
     return 1;
-  return mpk_queue_put(q, s, strlen(s), 5) == MPK_OK ? 0 : 2;
+  return mpk_queue_put(q, s, strlen(s), CHECK_HANG_S) == MPK_OK ? 0 : 2;
 }
 
 static void test_seed004_child_puts_list(void) {
@@ -416,13 +420,14 @@ static void test_seed004_child_puts_list(void) {
   mpk_process_t *p = start(f_put_list, &q, sizeof q);
   triple t;
   size_t len;
-  CHECK_OK(mpk_queue_get(q, &t, sizeof t, &len, 10)); /* before join */
+  CHECK_OK(
+      mpk_queue_get(q, &t, sizeof t, &len, CHECK_HANG_S)); /* before join */
   CHECK_EQ(len, sizeof t);
   CHECK_EQ(t.answer, 42);
   CHECK_EQ(t.has_second, 0);
   CHECK_STR(t.text, "hello");
   char s[64];
-  CHECK_OK(mpk_queue_get(q, s, sizeof s - 1, &len, 10));
+  CHECK_OK(mpk_queue_get(q, s, sizeof s - 1, &len, CHECK_HANG_S));
   s[len] = '\0';
   printf("%s\n", s);
   CHECK_STR(s, "[42, None, 'hello']");

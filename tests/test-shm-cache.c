@@ -96,7 +96,7 @@ static void test_process_exit_flushes(void) {
   mpk_process_t *p = NULL;
   CHECK_OK(mpk_process_new(&p, child_frees_then_returns, NULL, 0, NULL));
   CHECK_OK(mpk_process_start(p));
-  CHECK_OK(mpk_process_join(p, 10));
+  CHECK_OK(mpk_process_join(p, CHECK_HANG_S));
   int code = -1;
   CHECK_OK(mpk_process_exitcode(p, &code));
   CHECK_EQ(code, 0);

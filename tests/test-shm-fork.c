@@ -23,7 +23,7 @@ enum { SMALL = 1000, LARGE = 3 << 20 };
 
 static void wait_step(uint32_t want) {
   mpk__deadline d;
-  CHECK_OK(mpk__deadline_init(&d, 10.0));
+  CHECK_OK(mpk__deadline_init(&d, CHECK_HANG_S));
   uint32_t v;
   while ((v = atomic_load(&box->step)) < want)
     CHECK_RC(mpk__futex_wait(&box->step, v, &d), MPK_OK);

@@ -66,10 +66,10 @@ static pid_t spawn_waiter(struct bar *s, int slot, double timeout) {
 static void test_two_processes(void) {
   struct bar *s = shared(sizeof *s);
   CHECK_OK(mpk_barrier_new(&s->b, 2));
-  pid_t a = spawn_waiter(s, 0, 10);
+  pid_t a = spawn_waiter(s, 0, CHECK_HANG_S);
   await_futex_sleep(a, a);
   CHECK_EQ(mpk_barrier_n_waiting(s->b), 1);
-  pid_t b = spawn_waiter(s, 1, 10);
+  pid_t b = spawn_waiter(s, 1, CHECK_HANG_S);
   check_wait_ok(a, 10);
   check_wait_ok(b, 10);
   CHECK_EQ(atomic_load(&s->rc[0]), 0); /* first to arrive */
@@ -84,8 +84,8 @@ static void test_two_processes(void) {
 static void test_abort(void) {
   struct bar *s = shared(sizeof *s);
   CHECK_OK(mpk_barrier_new(&s->b, 3));
-  pid_t a = spawn_waiter(s, 0, 10);
-  pid_t b = spawn_waiter(s, 1, 10);
+  pid_t a = spawn_waiter(s, 0, CHECK_HANG_S);
+  pid_t b = spawn_waiter(s, 1, CHECK_HANG_S);
   await_futex_sleep(a, a);
   await_futex_sleep(b, b);
   CHECK_EQ(mpk_barrier_n_waiting(s->b), 2);
@@ -102,9 +102,9 @@ static void test_abort(void) {
   CHECK_OK(mpk_barrier_reset(s->b));
   CHECK_EQ(mpk_barrier_broken(s->b), 0);
   /* usable again: a full round */
-  pid_t c = spawn_waiter(s, 2, 10);
-  pid_t d = spawn_waiter(s, 3, 10);
-  int mine = mpk_barrier_wait(s->b, 10);
+  pid_t c = spawn_waiter(s, 2, CHECK_HANG_S);
+  pid_t d = spawn_waiter(s, 3, CHECK_HANG_S);
+  int mine = mpk_barrier_wait(s->b, CHECK_HANG_S);
   check_wait_ok(c, 10);
   check_wait_ok(d, 10);
   int seen =
@@ -119,7 +119,7 @@ static void test_abort(void) {
 static void test_reset_with_waiters(void) {
   struct bar *s = shared(sizeof *s);
   CHECK_OK(mpk_barrier_new(&s->b, 2));
-  pid_t a = spawn_waiter(s, 0, 10);
+  pid_t a = spawn_waiter(s, 0, CHECK_HANG_S);
   await_futex_sleep(a, a);
   CHECK_OK(mpk_barrier_reset(s->b));
   check_wait_ok(a, 10);
@@ -127,8 +127,8 @@ static void test_reset_with_waiters(void) {
   CHECK_EQ(mpk_barrier_broken(s->b), 0);
   CHECK_EQ(mpk_barrier_n_waiting(s->b), 0);
   CHECK_OK(mpk_barrier_reset(s->b)); /* on an idle barrier: harmless */
-  pid_t b = spawn_waiter(s, 1, 10);
-  int mine = mpk_barrier_wait(s->b, 10);
+  pid_t b = spawn_waiter(s, 1, CHECK_HANG_S);
+  int mine = mpk_barrier_wait(s->b, CHECK_HANG_S);
   check_wait_ok(b, 10);
   CHECK_EQ(mine + atomic_load(&s->rc[1]), 1); /* {0, 1} */
   mpk_barrier_free(s->b);
@@ -140,7 +140,7 @@ static void test_reset_with_waiters(void) {
 static void test_timeout_breaks(void) {
   struct bar *s = shared(sizeof *s);
   CHECK_OK(mpk_barrier_new(&s->b, 3));
-  pid_t a = spawn_waiter(s, 0, 10);
+  pid_t a = spawn_waiter(s, 0, CHECK_HANG_S);
   await_futex_sleep(a, a);
   double t0 = check_now();
   CHECK_RC(mpk_barrier_wait(s->b, 0.2), MPK_ETIMEDOUT);
@@ -162,7 +162,7 @@ static void test_timeout_breaks(void) {
 static int child_rounds_of_two(void *arg) {
   struct who *w = arg; /* w->slot: how many rounds to take part in */
   for (int k = 0; k < w->slot; k++)
-    CHECK(mpk_barrier_wait(w->s->b, 10) >= 0);
+    CHECK(mpk_barrier_wait(w->s->b, CHECK_HANG_S) >= 0);
   return 0;
 }
 
@@ -175,14 +175,14 @@ static void test_late_waiter_history(void) {
   CHECK_OK(mpk_barrier_new(&s->b, 2));
   /* reset first, then three complete rounds */
   atomic_store(&s->rc[0], 1);
-  pid_t w = spawn_waiter(s, 0, 10);
+  pid_t w = spawn_waiter(s, 0, CHECK_HANG_S);
   await_futex_sleep(w, w);
   CHECK_EQ(kill(w, SIGSTOP), 0);
   CHECK_OK(mpk_barrier_reset(s->b));
   struct who three = {s, 3, 0};
   pid_t x = check_fork(child_rounds_of_two, &three);
   for (int k = 0; k < 3; k++)
-    CHECK(mpk_barrier_wait(s->b, 10) >= 0);
+    CHECK(mpk_barrier_wait(s->b, CHECK_HANG_S) >= 0);
   check_wait_ok(x, 10);
   CHECK_EQ(atomic_load(&s->rc[0]), 1); /* still stopped */
   CHECK_EQ(kill(w, SIGCONT), 0);
@@ -191,19 +191,19 @@ static void test_late_waiter_history(void) {
 
   /* complete first (while stopped), then two rounds, a reset, a round */
   atomic_store(&s->rc[1], 1);
-  w = spawn_waiter(s, 1, 10);
+  w = spawn_waiter(s, 1, CHECK_HANG_S);
   await_futex_sleep(w, w);
   CHECK_EQ(kill(w, SIGSTOP), 0);
-  CHECK_EQ(mpk_barrier_wait(s->b, 10), 1); /* completes w's round */
+  CHECK_EQ(mpk_barrier_wait(s->b, CHECK_HANG_S), 1); /* completes w's round */
   struct who two = {s, 2, 0};
   x = check_fork(child_rounds_of_two, &two);
   for (int k = 0; k < 2; k++)
-    CHECK(mpk_barrier_wait(s->b, 10) >= 0);
+    CHECK(mpk_barrier_wait(s->b, CHECK_HANG_S) >= 0);
   check_wait_ok(x, 10);
   CHECK_OK(mpk_barrier_reset(s->b));
   struct who one = {s, 1, 0};
   x = check_fork(child_rounds_of_two, &one);
-  CHECK(mpk_barrier_wait(s->b, 10) >= 0);
+  CHECK(mpk_barrier_wait(s->b, CHECK_HANG_S) >= 0);
   check_wait_ok(x, 10);
   CHECK_EQ(atomic_load(&s->rc[1]), 1); /* still stopped */
   CHECK_EQ(kill(w, SIGCONT), 0);
@@ -231,13 +231,13 @@ static int child_rounds(void *arg) {
   struct rounds *r = p->r;
   for (int k = 0; k < ROUNDS; k++) {
     r->stage[p->me] = k; /* before the barrier ... */
-    int i = mpk_barrier_wait(r->b, 20);
+    int i = mpk_barrier_wait(r->b, CHECK_HANG_S);
     CHECK(i >= 0 && i < PARTIES);
     r->seen[k][i] = p->me + 1;
     for (int j = 0; j < PARTIES; j++) /* ... seen by all after it */
       CHECK(r->stage[j] >= k);
     /* A second barrier so nobody writes stage k+1 before all checked. */
-    CHECK(mpk_barrier_wait(r->b, 20) >= 0);
+    CHECK(mpk_barrier_wait(r->b, CHECK_HANG_S) >= 0);
   }
   return 0;
 }

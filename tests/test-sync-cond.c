@@ -131,7 +131,7 @@ static int producer(void *arg) {
   struct pc *q = arg;
   for (long i = 1; i <= ITEMS; i++) {
     CHECK_OK(mpk_cond_acquire(q->c, MPK_FOREVER));
-    CHECK_OK(mpk_cond_wait_for(q->c, not_full, q, 10));
+    CHECK_OK(mpk_cond_wait_for(q->c, not_full, q, CHECK_HANG_S));
     q->ring[q->tail] = i;
     q->tail = (q->tail + 1) % CAP;
     q->n++;
@@ -148,7 +148,7 @@ static void test_producer_consumer(void) {
   long sum = 0, expect = 1;
   for (int i = 0; i < ITEMS; i++) {
     CHECK_OK(mpk_cond_acquire(q->c, MPK_FOREVER));
-    CHECK_OK(mpk_cond_wait_for(q->c, not_empty, q, 10));
+    CHECK_OK(mpk_cond_wait_for(q->c, not_empty, q, CHECK_HANG_S));
     long v = q->ring[q->head];
     q->head = (q->head + 1) % CAP;
     q->n--;
@@ -181,7 +181,7 @@ static int has_ticket(void *arg) {
 static int child_take_ticket(void *arg) {
   struct tickets *t = arg;
   CHECK_OK(mpk_cond_acquire(t->c, MPK_FOREVER));
-  CHECK_OK(mpk_cond_wait_for(t->c, has_ticket, t, 10));
+  CHECK_OK(mpk_cond_wait_for(t->c, has_ticket, t, CHECK_HANG_S));
   t->tickets--;
   atomic_fetch_add(&t->done, 1);
   CHECK_OK(mpk_cond_release(t->c));
@@ -189,7 +189,7 @@ static int child_take_ticket(void *arg) {
 }
 
 static void await_done(_Atomic int *done, int n) {
-  double end = check_now() + 10;
+  double end = check_now() + CHECK_HANG_S;
   while (atomic_load(done) < n)
     CHECK_MSG(check_now() < end, "only %d of %d woke", atomic_load(done), n);
 }
@@ -226,7 +226,7 @@ static int child_wait_go(void *arg) {
   CHECK_OK(mpk_cond_acquire(t->c, MPK_FOREVER));
   /* plain wait in a loop: the predicate re-check that wait_for does */
   while (!t->go)
-    CHECK(mpk_cond_wait(t->c, 10) == MPK_OK);
+    CHECK(mpk_cond_wait(t->c, CHECK_HANG_S) == MPK_OK);
   atomic_fetch_add(&t->done, 1);
   CHECK_OK(mpk_cond_release(t->c));
   return 0;

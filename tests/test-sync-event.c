@@ -48,7 +48,7 @@ struct ev {
 
 static int child_wait(void *arg) {
   struct ev *v = arg;
-  CHECK_OK(mpk_event_wait(v->e, 10));
+  CHECK_OK(mpk_event_wait(v->e, CHECK_HANG_S));
   CHECK_EQ(v->payload, 42);
   atomic_fetch_add(&v->woke, 1);
   return 0;
@@ -86,7 +86,7 @@ static void test_set_by_child(void) {
   struct ev *v = shared(sizeof *v);
   CHECK_OK(mpk_event_new(&v->e));
   pid_t p = check_fork(child_set, v);
-  CHECK_OK(mpk_event_wait(v->e, 10));
+  CHECK_OK(mpk_event_wait(v->e, CHECK_HANG_S));
   CHECK_EQ(v->payload, 42);
   check_wait_ok(p, 10);
   mpk_event_free(v->e);

@@ -78,7 +78,7 @@ static void test_held_elsewhere(void) {
   CHECK_RC(mpk_lock_release(h->l), MPK_EPERM);
   CHECK_EQ(mpk_lock_locked(h->l), 1); /* still the child's */
   atomic_store(&h->stage, 2);
-  CHECK_OK(mpk_lock_acquire(h->l, 10));
+  CHECK_OK(mpk_lock_acquire(h->l, CHECK_HANG_S));
   check_wait_ok(pid, 10);
   CHECK_OK(mpk_lock_release(h->l));
   mpk_lock_free(h->l);
@@ -109,7 +109,7 @@ static void test_release_by_other_process(void) {
 static int child_blocking_acquire(void *arg) {
   struct held *h = arg;
   atomic_store(&h->stage, 1);
-  CHECK_OK(mpk_lock_acquire(h->l, 10));
+  CHECK_OK(mpk_lock_acquire(h->l, CHECK_HANG_S));
   atomic_store(&h->stage, 2);
   CHECK_OK(mpk_lock_release(h->l));
   return 0;

@@ -50,7 +50,7 @@ static int child_non_owner(void *arg) {
   CHECK_RC(mpk_rlock_release(s->r), MPK_EPERM);
   atomic_store(&s->stage, 1);
   /* Blocks until the parent's last release, then recursion is ours. */
-  CHECK_OK(mpk_rlock_acquire(s->r, 10));
+  CHECK_OK(mpk_rlock_acquire(s->r, CHECK_HANG_S));
   CHECK_OK(mpk_rlock_acquire(s->r, 0));
   atomic_store(&s->stage, 2);
   flag_wait(&s->stage, 3);

@@ -46,13 +46,14 @@ static int test_with_barrier(void *arg) {
   struct who *w = arg;
   struct demo *d = w->d;
   if (w->slot == 1)
-    CHECK_OK(mpk_event_wait(d->release_p2, 10));
+    CHECK_OK(mpk_event_wait(d->release_p2, CHECK_HANG_S));
   d->arrive[w->slot] = check_now();
-  int idx = mpk_barrier_wait(d->synchronizer, 10);
+  int idx = mpk_barrier_wait(d->synchronizer, CHECK_HANG_S);
   double now = check_now();
   CHECK(idx == 0 || idx == 1);
   d->post[w->slot] = now;
-  CHECK_OK(mpk_lock_acquire(d->serializer, 10)); /* with serializer: */
+  CHECK_OK(
+      mpk_lock_acquire(d->serializer, CHECK_HANG_S)); /* with serializer: */
   int inside = atomic_fetch_add(&d->in_print, 1) + 1;
   if (inside > atomic_load(&d->max_in_print))
     atomic_store(&d->max_in_print, inside);
@@ -154,7 +155,7 @@ static int printer(void *arg) {
     char line[64];
     int n =
         snprintf(line, sizeof line, "printer %d says line %02d\n", me->id, k);
-    CHECK_OK(mpk_lock_acquire(me->p->serializer, 10));
+    CHECK_OK(mpk_lock_acquire(me->p->serializer, CHECK_HANG_S));
     for (int i = 0; i < n; i++) {
       CHECK(write(me->p->out, &line[i], 1) == 1);
       if (i % 8 == 0)

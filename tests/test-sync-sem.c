@@ -86,7 +86,7 @@ struct wake {
 
 static int child_acquire(void *arg) {
   struct wake *w = arg;
-  CHECK_OK(mpk_sem_acquire(w->s, 10));
+  CHECK_OK(mpk_sem_acquire(w->s, CHECK_HANG_S));
   atomic_fetch_add(&w->got, 1);
   return 0;
 }
@@ -101,7 +101,7 @@ static void test_release_wakes_sleepers(void) {
   await_futex_sleep(b, b);
   CHECK_EQ(atomic_load(&w->got), 0);
   CHECK_OK(mpk_sem_release(w->s));
-  double end = check_now() + 10;
+  double end = check_now() + CHECK_HANG_S;
   while (atomic_load(&w->got) < 1 && check_now() < end)
     check_sleep(0.001);
   check_sleep(0.05);
@@ -126,7 +126,7 @@ struct limit {
 static int child_limited(void *arg) {
   struct limit *l = arg;
   for (int i = 0; i < ROUNDS; i++) {
-    CHECK_OK(mpk_sem_acquire(l->s, 10));
+    CHECK_OK(mpk_sem_acquire(l->s, CHECK_HANG_S));
     int now = atomic_fetch_add(&l->inside, 1) + 1;
     int m = atomic_load(&l->max_inside);
     while (now > m && !atomic_compare_exchange_weak(&l->max_inside, &m, now)) {

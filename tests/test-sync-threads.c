@@ -82,7 +82,7 @@ static void *rlock_nested(void *arg) {
   struct counter *c = arg;
   for (int i = 0; i < ITERS / 4; i++) {
     CHECK_OK(mpk_rlock_acquire(c->r, MPK_FOREVER));
-    CHECK_OK(mpk_rlock_acquire(c->r, 5));
+    CHECK_OK(mpk_rlock_acquire(c->r, CHECK_HANG_S));
     c->value++;
     CHECK_OK(mpk_rlock_release(c->r));
     c->value++;
@@ -114,7 +114,7 @@ enum { SEM_ITEMS = 5000 };
 static void *sem_producer(void *arg) {
   struct semtest *t = arg;
   for (long i = 1; i <= SEM_ITEMS; i++) {
-    CHECK_OK(mpk_sem_acquire(t->slots, 10));
+    CHECK_OK(mpk_sem_acquire(t->slots, CHECK_HANG_S));
     t->buf[t->tail] = i;
     t->tail = (t->tail + 1) % 8;
     CHECK_OK(mpk_sem_release(t->items));
@@ -129,7 +129,7 @@ static void test_sem_producer_consumer(void) {
   pthread_t p;
   CHECK_EQ(pthread_create(&p, NULL, sem_producer, t), 0);
   for (long i = 1; i <= SEM_ITEMS; i++) {
-    CHECK_OK(mpk_sem_acquire(t->items, 10));
+    CHECK_OK(mpk_sem_acquire(t->items, CHECK_HANG_S));
     CHECK_EQ(t->buf[t->head], i);
     t->head = (t->head + 1) % 8;
     CHECK_OK(mpk_sem_release(t->slots));
@@ -153,7 +153,7 @@ struct evtest {
 
 static void *event_waiter(void *arg) {
   struct evtest *t = arg;
-  CHECK_OK(mpk_event_wait(t->e, 10));
+  CHECK_OK(mpk_event_wait(t->e, CHECK_HANG_S));
   CHECK_EQ(t->payload, 7);
   atomic_fetch_add(&t->woke, 1);
   return NULL;
@@ -199,7 +199,7 @@ static void *cond_producer(void *arg) {
   struct pc *q = arg;
   for (long i = 1; i <= COND_ITEMS; i++) {
     CHECK_OK(mpk_cond_acquire(q->c, MPK_FOREVER));
-    CHECK_OK(mpk_cond_wait_for(q->c, not_full, q, 10));
+    CHECK_OK(mpk_cond_wait_for(q->c, not_full, q, CHECK_HANG_S));
     q->ring[q->tail] = i;
     q->tail = (q->tail + 1) % CAP;
     q->n++;
@@ -213,7 +213,7 @@ static void *cond_consumer(void *arg) {
   struct pc *q = arg;
   for (int i = 0; i < COND_ITEMS / 2; i++) {
     CHECK_OK(mpk_cond_acquire(q->c, MPK_FOREVER));
-    CHECK_OK(mpk_cond_wait_for(q->c, not_empty, q, 10));
+    CHECK_OK(mpk_cond_wait_for(q->c, not_empty, q, CHECK_HANG_S));
     q->consumed += q->ring[q->head];
     q->head = (q->head + 1) % CAP;
     q->n--;
@@ -275,12 +275,12 @@ static void *barrier_rounds(void *arg) {
   int me = atomic_fetch_add(&t->next_id, 1);
   for (int k = 0; k < B_ROUNDS; k++) {
     t->stage[me] = k;
-    int i = mpk_barrier_wait(t->b, 20);
+    int i = mpk_barrier_wait(t->b, CHECK_HANG_S);
     CHECK(i >= 0 && i < B_PARTIES);
     atomic_fetch_or(&t->seen[k], 1 << i);
     for (int j = 0; j < B_PARTIES; j++)
       CHECK(t->stage[j] >= k);
-    CHECK(mpk_barrier_wait(t->b, 20) >= 0);
+    CHECK(mpk_barrier_wait(t->b, CHECK_HANG_S) >= 0);
   }
   return NULL;
 }
@@ -298,7 +298,7 @@ static void test_barrier_rounds(void) {
 static void *barrier_expect_broken(void *arg) {
   struct btest *t = arg;
   atomic_fetch_add(&t->next_id, 1);
-  CHECK_RC(mpk_barrier_wait(t->b, 10), MPK_EBROKEN);
+  CHECK_RC(mpk_barrier_wait(t->b, CHECK_HANG_S), MPK_EBROKEN);
   atomic_fetch_add(&t->broken, 1);
   return NULL;
 }
@@ -309,7 +309,7 @@ static void test_barrier_abort_reset(void) {
   pthread_t th[2];
   for (int i = 0; i < 2; i++)
     CHECK_EQ(pthread_create(&th[i], NULL, barrier_expect_broken, t), 0);
-  double end = check_now() + 10;
+  double end = check_now() + CHECK_HANG_S;
   while (mpk_barrier_n_waiting(t->b) < 2)
     CHECK(check_now() < end);
   CHECK_OK(mpk_barrier_abort(t->b));
@@ -320,7 +320,7 @@ static void test_barrier_abort_reset(void) {
   /* reset with waiters */
   for (int i = 0; i < 2; i++)
     CHECK_EQ(pthread_create(&th[i], NULL, barrier_expect_broken, t), 0);
-  end = check_now() + 10;
+  end = check_now() + CHECK_HANG_S;
   while (mpk_barrier_n_waiting(t->b) < 2)
     CHECK(check_now() < end);
   CHECK_OK(mpk_barrier_reset(t->b));

@@ -309,6 +309,12 @@ static void settle(mpk__child *c, const mpk__deadline *d) {
                         memory_order_release);
 }
 
+static double g_daemon_grace = MPK__DAEMON_GRACE;
+
+void mpk__set_daemon_grace(double seconds) {
+  g_daemon_grace = seconds;
+}
+
 void mpk__children_exit(void) {
   /* Take the whole list: nodes stay owned by their handles (or by us, for
      orphans), but nobody else walks them any more. */
@@ -335,7 +341,7 @@ void mpk__children_exit(void) {
     }
   if (daemons) {
     mpk__deadline grace;
-    mpk__deadline_init(&grace, MPK__DAEMON_GRACE);
+    mpk__deadline_init(&grace, g_daemon_grace);
     for (mpk__child *c = list; c; c = c->next)
       if (c->flags & MPK__CHILD_DAEMON)
         settle(c, &grace);

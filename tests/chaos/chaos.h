@@ -152,8 +152,13 @@ void ch_end(int token);
   } while (0)
 
 /* The longest any single blocking call may take before it counts as hung,
-   when the call has no bound of its own. */
-#define CH_HANG 10.0
+   when the call has no bound of its own: check.h's hang bound, so that no
+   stall of a loaded machine is taken for a hang. A call that must succeed
+   within a timeout gets CH_HANG as that timeout. */
+#define CH_HANG CHECK_HANG_S
+/* The crumb limit of a call with its own timeout t (>= 0): it returns by
+   then, and CH_HANG more covers a loaded machine. */
+#define CH_LIMIT(t) ((t) + CH_HANG)
 
 /* ---- processes ---------------------------------------------------------- */
 

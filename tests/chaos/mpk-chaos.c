@@ -86,7 +86,7 @@ static struct {
   double timeout;
   int json, verbose;
   int enabled[NSCEN], nenabled;
-} opt = {0, 100, 60.0, 0, 0, {0}, 0};
+} opt = {0, 100, 120.0, 0, 0, {0}, 0};
 
 static scen_stats stats[NSCEN];
 static failure *fails;
@@ -102,7 +102,7 @@ static void usage(FILE *f) {
           "  --seed S         first seed (default: from the clock, printed)\n"
           "  --iterations N   iterations (default 100)\n"
           "  --scenario LIST  comma-separated names; NAME* matches a prefix\n"
-          "  --timeout S      kill an iteration after S s (default 60)\n"
+          "  --timeout S      kill an iteration after S s (default 120)\n"
           "  --json           print the summary as one JSON object\n"
           "  --verbose        print every iteration's output\n"
           "  --list           list the scenarios and exit\n");

@@ -75,7 +75,7 @@ static void probe_wild(void) {
   }
   char what[128];
   snprintf(what, sizeof what, "%s(%s %s)", c->name, k->name, wild_name[how]);
-  int t = ch_begin(what, 10);
+  int t = ch_begin(what, CH_HANG);
   int r = c->fn(h);
   ch_end(t);
   CHECK_MSG(r == MPK_EINVAL, "%s gave %s, expected MPK_EINVAL", what,

@@ -17,7 +17,8 @@
  * every message whose put returned MPK_OK delivered, except one a killed
  * consumer had taken (found whole in its receive buffer); a message whose
  * producer died in put delivered whole or not at all. Every put / get
- * returns within 5 s (a wedge otherwise) and within 1 s (else a stall).
+ * returns within CH_HANG (a wedge otherwise) and within 1 s (else a
+ * stall).
  *
  * Pipe: the receiver gets messages 0..r-1 whole and in order, then
  * MPK_EEOF (the stream ended between frames) or MPK_EIO (in a frame), both
@@ -132,7 +133,7 @@ static int q_producer(void *arg) {
     atomic_store(&w->state[j->me][seq], 1);
     double t0 = check_now();
     int rc;
-    CH_DO(rc, 10.0, mpk_queue_put(w->q, buf, len, 5.0));
+    CH_DO(rc, CH_LIMIT(CH_HANG), mpk_queue_put(w->q, buf, len, CH_HANG));
     timed_op(rc, t0, "mpk_queue_put", !atomic_load(&w->gate_consumers));
     atomic_store(&w->state[j->me][seq], 2);
   }
@@ -154,7 +155,8 @@ static int q_consumer(void *arg) {
     size_t len = 0;
     double t0 = check_now();
     int rc;
-    CH_DO(rc, 10.0, mpk_queue_get(w->q, w->slot[j->slot], MSG_MAX, &len, 5.0));
+    CH_DO(rc, CH_LIMIT(CH_HANG),
+          mpk_queue_get(w->q, w->slot[j->slot], MSG_MAX, &len, CH_HANG));
     if (rc == MPK_ECLOSED)
       return 0;
     timed_op(rc, t0, "mpk_queue_get", !atomic_load(&w->gate_producers));
@@ -337,7 +339,8 @@ static int p_receiver(void *arg) {
     if (!w->victim_is_sender && k == w->at)
       mark(w->how, w->tell_fd);
     size_t len = 0;
-    CH_DO(rc, CH_HANG, mpk_conn_recv(w->rx, buf, w->max_len, &len, 5.0));
+    CH_DO(rc, CH_LIMIT(CH_HANG),
+          mpk_conn_recv(w->rx, buf, w->max_len, &len, CH_HANG));
     if (rc != MPK_OK)
       break;
     ch_msg h = ch_msg_check(buf, len);

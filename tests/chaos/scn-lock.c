@@ -24,7 +24,7 @@
  * the lock, and killed there; sometimes the leader takes and releases the
  * lock in between (as a spinning thread would). The others must get the
  * lock within 1 s of it being free (a stall past that), and must get it at
- * all: one still asleep 5 s later is a lost wake-up.
+ * all: one still asleep CH_HANG later is a lost wake-up.
  */
 #include "chaos.h"
 #include "test-sync-util.h"
@@ -80,7 +80,7 @@ static void lk_free(lk_world *w) {
 }
 
 static int lk_acquire(lk_world *w) {
-  double lim = w->timeout < 0 ? CH_HANG : w->timeout + 5;
+  double lim = w->timeout < 0 ? CH_HANG : CH_LIMIT(w->timeout);
   int rc;
   if (w->kind == OBJ_LOCK)
     CH_DO(rc, lim, mpk_lock_acquire(w->l, w->timeout));
@@ -306,12 +306,12 @@ void ch_lock_waketake(void) {
     ch_tracees_kill(&t, v);
   }
   double t_free = check_now();
-  int stuck = ch_tracees_finish(&t, t_free + 5.0);
+  int stuck = ch_tracees_finish(&t, t_free + CH_HANG);
   CHECK_MSG(stuck == 0,
-            "lost wake-up: %d waiter(s) still asleep in %s 5 s after the "
+            "lost wake-up: %d waiter(s) still asleep in %s %.0f s after the "
             "lock became free (the woken waiter was killed before taking "
             "it%s)",
-            stuck, obj_call[w->kind],
+            stuck, obj_call[w->kind], CH_HANG,
             third ? "; the leader took it between" : "");
   for (int i = 0; i < n; i++) {
     if (i == v)

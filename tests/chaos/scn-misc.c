@@ -20,7 +20,7 @@
  * worker, maybe an mpk_process child), then dies: SIGKILLed inside a pool
  * call or idle, _exit() or exit() with an async call in flight, or abort().
  * Every process of the iteration but the leader must be gone within 1 s (a
- * stall past that; a failure if any is alive 5 s later).
+ * stall past that; a failure if any is alive CH_HANG later).
  */
 #include "chaos.h"
 #include "mpk/dict.h"
@@ -368,7 +368,7 @@ static int owner(void *arg) {
 }
 
 /* Every process in pids[] dead within 1 s (a stall past that, a failure
-   past 5 s), then gone: the zombies that come back to us reaped. */
+   past CH_HANG), then gone: the zombies that come back to us reaped. */
 static void all_gone(const pid_t *pids, int n, double since) {
   int dead = 0;
   for (;;) {
@@ -390,13 +390,13 @@ static void all_gone(const pid_t *pids, int n, double since) {
     }
     if (left == 0)
       return;
-    if (t > 5.0) {
+    if (t > CH_HANG) {
       char d[80];
       ch_describe(one ? one : pids[0], d, sizeof d);
       CHECK_MSG(0,
-                "%d process(es) alive, %d not reaped 5 s after their "
+                "%d process(es) alive, %d not reaped %.0f s after their "
                 "owner died, e.g. %s",
-                alive, left, d);
+                alive, left, CH_HANG, d);
     }
     check_sleep(0.001);
   }

@@ -77,7 +77,7 @@ static int consume(mpk_iter_t *it, ledger *L, const pk_in *in, long max) {
     size_t idx = SIZE_MAX;
     long v = SENTINEL;
     int rc;
-    CH_DO(rc, CH_HANG, mpk_iter_next(it, &idx, &v, 5.0));
+    CH_DO(rc, CH_LIMIT(CH_HANG), mpk_iter_next(it, &idx, &v, CH_HANG));
     if (rc == MPK_EEOF) {
       for (size_t c = 0; c < L->nchunks; c++)
         CHECK_MSG(L->next[c] == chunk_end(L, c),

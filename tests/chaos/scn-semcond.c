@@ -4,7 +4,7 @@
  * sem-kill: 2-3 sleepers wait for units of a semaphore at 0; one is
  * killed, then the leader releases a unit per survivor, and each survivor
  * must get one within 1 s of the last release (a stall past that; still
- * asleep 5 s later is a lost wake-up). The victim is killed
+ * asleep CH_HANG later is a lost wake-up). The victim is killed
  *   asleep     in its futex wait: the value ends at 0;
  *   waketake   in the instant after a release woke it, before it took the
  *              unit (sometimes the leader takes the unit in between): the
@@ -71,14 +71,16 @@ static void punctual(sc_world *w, int n, double since, const char *call) {
   }
 }
 
-/* Fork the n sleepers (fn), wait until all sleep in a futex, kill the
-   victim. */
+/* Fork the n sleepers (fn), wait until all sleep in a futex (on a word in
+   [on, on + on_size) when on is not NULL: a Condition's, not its Lock's,
+   on which a waiter also sleeps while the others contend for it), kill
+   the victim. */
 static void all_asleep_kill(int (*fn)(void *), sc_world *w, int n, sc_job *jobs,
-                            pid_t *p) {
+                            pid_t *p, const void *on, size_t on_size) {
   for (int i = 0; i < n; i++)
     p[i] = start(fn, &jobs[i], 0);
   for (int i = 0; i < n; i++)
-    await_futex_sleep(p[i], p[i]);
+    await_futex_sleep_on(p[i], p[i], on, on_size);
   kill_child(p[w->victim]);
 }
 
@@ -100,11 +102,11 @@ static void run_mode(sc_world *w, int n, const mode_fn *by_mode) {
 
 /* Follow the traced sleepers to their end; fail on a lost wake-up. */
 static void finish_traced(ch_tracees *t, double since, const char *call) {
-  int stuck = ch_tracees_finish(t, since + 5.0);
+  int stuck = ch_tracees_finish(t, since + CH_HANG);
   CHECK_MSG(stuck == 0,
-            "lost wake-up: %d sleeper(s) still in %s 5 s after they could "
-            "go on",
-            stuck, call);
+            "lost wake-up: %d sleeper(s) still in %s %.0f s after they "
+            "could go on",
+            stuck, call, CH_HANG);
   for (int i = 0; i < t->n; i++)
     CHECK_MSG(t->status[i] == SIGKILL ||
                   (WIFEXITED(t->status[i]) && WEXITSTATUS(t->status[i]) == 0),
@@ -118,7 +120,8 @@ static int sem_sleeper(void *arg) {
   sc_world *w = j->w;
   if (j->me == w->victim && w->mode == V_STEPPED)
     ch_stop_here();
-  double lim = w->timeout < 0 ? CH_HANG : w->timeout + 5, t0 = check_now();
+  double lim = w->timeout < 0 ? CH_HANG : CH_LIMIT(w->timeout),
+         t0 = check_now();
   int rc;
   for (;;) {
     CH_DO(rc, lim, mpk_sem_acquire(w->s, w->timeout));
@@ -138,7 +141,7 @@ static void release_units(sc_world *w, int k) {
 
 static void sem_asleep(sc_world *w, int n, sc_job *jobs) {
   pid_t p[MAXW];
-  all_asleep_kill(sem_sleeper, w, n, jobs, p);
+  all_asleep_kill(sem_sleeper, w, n, jobs, p, NULL, 0);
   CHECK_EQ(mpk_sem_value(w->s), 0); /* the dead took nothing */
   release_units(w, n - 1);
   double since = check_now();
@@ -228,7 +231,8 @@ static int cond_waiter(void *arg) {
   int rc;
   CH_DO(rc, CH_HANG, mpk_cond_acquire(w->c, MPK_FOREVER));
   CHECK_OK(rc);
-  double lim = w->timeout < 0 ? CH_HANG : w->timeout + 5, t0 = check_now();
+  double lim = w->timeout < 0 ? CH_HANG : CH_LIMIT(w->timeout),
+         t0 = check_now();
   for (;;) {
     CH_DO(rc, lim, mpk_cond_wait_for(w->c, has_ticket, w, w->timeout));
     /* holder mode: the timeout and its re-acquire are the point */
@@ -257,7 +261,7 @@ static void hand_out(sc_world *w, int tickets, int n, int keep_lock) {
 
 static void cond_asleep(sc_world *w, int n, sc_job *jobs) {
   pid_t p[MAXW];
-  all_asleep_kill(cond_waiter, w, n, jobs, p);
+  all_asleep_kill(cond_waiter, w, n, jobs, p, w->c, COND_FUTEX_SPAN);
   hand_out(w, n - 1, ch_chance(0.5) ? n - 1 : -1, 0);
   double since = check_now();
   wait_survivors(w, n, p);
@@ -310,8 +314,8 @@ static void cond_holder(sc_world *w, int n, sc_job *jobs) {
   pid_t p[MAXW];
   for (int i = 0; i < n; i++)
     p[i] = start(cond_waiter, &jobs[i], 0);
-  for (int i = 0; i < n; i++)
-    await_futex_sleep(p[i], p[i]);
+  for (int i = 0; i < n; i++) /* in the wait, not in cond_acquire */
+    await_futex_sleep_on(p[i], p[i], w->c, COND_FUTEX_SPAN);
   pid_t g = ch_fork(grab_and_hold, w, "lock holder");
   long told;
   CHECK_MSG(ch_hear(fds[0], &told, CH_HANG), "the holder never told");

@@ -22,7 +22,7 @@ mpk_test(scale smoke LABELS bench-smoke TIMEOUT 150 LIBS mpkapp
   ENV MPK_SCALE_BIN=$<TARGET_FILE:mpk-scale> MPK_SOURCE_DIR=${PROJECT_SOURCE_DIR})
 mpk_test(scale baseline TIMEOUT 200 LIBS mpkapp
   ENV MPK_SCALE_BIN=$<TARGET_FILE:mpk-scale> MPK_SOURCE_DIR=${PROJECT_SOURCE_DIR})
-mpk_test(scale rounds LABELS bench-smoke TIMEOUT 200 LIBS mpkapp
+mpk_test(scale rounds LABELS bench-smoke TIMEOUT 400 LIBS mpkapp
   ENV MPK_SCALE_BIN=$<TARGET_FILE:mpk-scale> MPK_SOURCE_DIR=${PROJECT_SOURCE_DIR})
 if(TARGET mpk-bench-micro AND TARGET mpk-pi AND TARGET mpk-square)
   set(_results_env MPK_SOURCE_DIR=${PROJECT_SOURCE_DIR}

@@ -2,7 +2,7 @@
 # machine, the seed twins, and the mpk-topo app.
 mpk_test(topo plan TIMEOUT 60)
 mpk_test(topo machine LABELS unit tsan TIMEOUT 60)
-mpk_test(topo seed TIMEOUT 30)
+mpk_test(topo seed)
 
 if(TARGET mpk-topo)
   set(_topo $<TARGET_FILE:mpk-topo>)

@@ -165,7 +165,7 @@ static void wait_progress(void) {
   if (atomic_load(&S->next_id) >= MAX_IDS - 100000)
     return; /* ids nearly used up: producers are winding down */
   long before = atomic_load(&S->received);
-  double end = check_now() + 10;
+  double end = check_now() + CHECK_HANG_S;
   while (atomic_load(&S->received) < before + 20) {
     CHECK_MSG(check_now() < end, "no progress after a kill: queue wedged");
     check_sleep(0.0005);

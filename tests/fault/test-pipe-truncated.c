@@ -33,7 +33,7 @@ static pid_t start_stuck_sender(int duplex, ends *e) {
   e->tx = b;
   pid_t pid = check_fork(child_send_big, e);
   CHECK_OK(mpk_conn_close(e->tx));
-  CHECK_EQ(mpk_conn_poll(e->rx, 10), 1);
+  CHECK_EQ(mpk_conn_poll(e->rx, CHECK_HANG_S), 1);
   return pid;
 }
 
@@ -47,7 +47,7 @@ static void expect_broken(mpk_conn_t *rx) {
   unsigned char small[64];
   size_t len = 12345;
   void *p = NULL;
-  CHECK_RC(mpk_conn_recv(rx, small, sizeof small, &len, 5), MPK_EIO);
+  CHECK_RC(mpk_conn_recv(rx, small, sizeof small, &len, CHECK_HANG_S), MPK_EIO);
   CHECK_RC(mpk_conn_recv(rx, small, sizeof small, &len, 0), MPK_EIO);
   CHECK_RC(mpk_conn_recv_alloc(rx, &p, &len, MPK_FOREVER), MPK_EIO);
   CHECK(p == NULL);
@@ -68,7 +68,7 @@ static void killed_then_received(int duplex, int alloc) {
   } else {
     unsigned char *buf = malloc(BIG);
     CHECK(buf != NULL);
-    CHECK_RC(mpk_conn_recv(e.rx, buf, BIG, &len, 10), MPK_EIO);
+    CHECK_RC(mpk_conn_recv(e.rx, buf, BIG, &len, CHECK_HANG_S), MPK_EIO);
     free(buf);
   }
   expect_broken(e.rx);
@@ -89,14 +89,16 @@ static void test_sender_killed_after_emsgsize(void) {
     pid_t pid = start_stuck_sender(duplex, &e);
     unsigned char small[16];
     size_t len = 0;
-    CHECK_RC(mpk_conn_recv(e.rx, small, sizeof small, &len, 10), MPK_EMSGSIZE);
+    CHECK_RC(mpk_conn_recv(e.rx, small, sizeof small, &len, CHECK_HANG_S),
+             MPK_EMSGSIZE);
     CHECK_EQ(len, BIG);
     kill_and_reap(pid);
     /* A too-small buffer does not read the payload, so it cannot see the
        cut: still EMSGSIZE. A receive with room for the message finds it. */
-    CHECK_RC(mpk_conn_recv(e.rx, small, sizeof small, &len, 10), MPK_EMSGSIZE);
+    CHECK_RC(mpk_conn_recv(e.rx, small, sizeof small, &len, CHECK_HANG_S),
+             MPK_EMSGSIZE);
     void *p = NULL;
-    CHECK_RC(mpk_conn_recv_alloc(e.rx, &p, &len, 10), MPK_EIO);
+    CHECK_RC(mpk_conn_recv_alloc(e.rx, &p, &len, CHECK_HANG_S), MPK_EIO);
     CHECK(p == NULL);
     expect_broken(e.rx);
     mpk_conn_free(e.rx);
@@ -133,9 +135,10 @@ static void test_sender_killed_during_blocking_recv(void) {
       CHECK(buf != NULL);
       size_t len = 0;
       double t0 = check_now();
-      CHECK_RC(mpk_conn_recv(e.rx, buf, BIG, &len, timed ? 20 : MPK_FOREVER),
+      CHECK_RC(mpk_conn_recv(e.rx, buf, BIG, &len,
+                             timed ? CHECK_HANG_S : MPK_FOREVER),
                MPK_EIO);
-      CHECK(check_now() - t0 < 15);
+      CHECK(check_now() - t0 < CHECK_HANG_S);
       pthread_join(t, NULL);
       int st = check_wait(pid, 10);
       CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
@@ -206,7 +209,7 @@ static void test_truncated_header(void) {
     CHECK_RC(mpk_conn_recv(rx, buf, sizeof buf, &len, 0.05), MPK_ETIMEDOUT);
     CHECK_EQ(mpk_conn_poll(rx, 0), 1);
     CHECK_OK(mpk_conn_close(tx));
-    CHECK_RC(mpk_conn_recv(rx, buf, sizeof buf, &len, 5), MPK_EIO);
+    CHECK_RC(mpk_conn_recv(rx, buf, sizeof buf, &len, CHECK_HANG_S), MPK_EIO);
     expect_broken(rx);
     mpk_conn_free(rx);
     mpk_conn_free(tx);

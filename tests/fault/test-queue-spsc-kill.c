@@ -31,7 +31,7 @@ static int get_one_exit(void *arg) {
   (void)arg;
   char b[16];
   size_t len;
-  return mpk_queue_get(S->q, b, sizeof b, &len, 10) == MPK_OK ? 0 : 1;
+  return mpk_queue_get(S->q, b, sizeof b, &len, CHECK_HANG_S) == MPK_OK ? 0 : 1;
 }
 
 /* Takes the consumer side over from a killed sleeper: the queue is empty,
@@ -45,8 +45,8 @@ static int get_after_takeover(void *arg) {
   if (mpk_queue_get(S->q, b, sizeof b, &len, 0.05) != MPK_ETIMEDOUT)
     return 2;
   atomic_store(&S->ready, 1); /* the parent puts "wake" only now */
-  if (mpk_queue_get(S->q, b, sizeof b, &len, 10) != MPK_OK || len != 4 ||
-      memcmp(b, "wake", 4) != 0)
+  if (mpk_queue_get(S->q, b, sizeof b, &len, CHECK_HANG_S) != MPK_OK ||
+      len != 4 || memcmp(b, "wake", 4) != 0)
     return 3;
   return 0;
 }
@@ -59,32 +59,35 @@ static void test_kill_sleeping_owners(void) {
   CHECK(S != NULL);
   CHECK_OK(mpk_queue_new(&S->q, 16, MPK_QUEUE_SPSC));
   pid_t p0 = check_fork(put_then_die_full, NULL); /* full; owner dead */
-  CHECK(WIFSIGNALED(check_wait(p0, 10)));
+  CHECK(WIFSIGNALED(check_wait(p0, CHECK_HANG_S)));
   pid_t p = check_fork(put_forever, NULL); /* takes over, sleeps */
   pu_await_sleeping(p);
   kill(p, SIGKILL);
-  CHECK(WIFSIGNALED(check_wait(p, 10)));
+  CHECK(WIFSIGNALED(check_wait(p, CHECK_HANG_S)));
   double t0 = check_now();
-  CHECK_RC(mpk_queue_put(S->q, "x", 1, 0.05), MPK_ETIMEDOUT); /* still full */
-  check_wait_ok(check_fork(get_one_exit, NULL), 10);          /* "12345678" */
+  CHECK_RC(mpk_queue_put(S->q, "x", 1, 0.05), MPK_ETIMEDOUT);  /* still full */
+  check_wait_ok(check_fork(get_one_exit, NULL), CHECK_HANG_S); /* "12345678" */
   CHECK_OK(mpk_queue_put(S->q, "after", 5, 0));
-  check_wait_ok(check_fork(get_one_exit, NULL), 10); /* "after": empty */
+  check_wait_ok(check_fork(get_one_exit, NULL),
+                CHECK_HANG_S); /* "after": empty */
   CHECK(check_now() - t0 < CHECK_HANG_S);
 
   pid_t g = check_fork(get_forever, NULL); /* takes over, sleeps */
   pu_await_sleeping(g);
   kill(g, SIGKILL);
-  CHECK(WIFSIGNALED(check_wait(g, 10)));
+  CHECK(WIFSIGNALED(check_wait(g, CHECK_HANG_S)));
   uint32_t missed = mpk__queue_missed_wakes(S->q);
   atomic_store(&S->ready, 0);
+  mpk__queue_set_recheck(false); /* in g2: a lost wake-up hangs its get */
   pid_t g2 = check_fork(get_after_takeover, NULL);
+  mpk__queue_set_recheck(true);
   while (!atomic_load(&S->ready)) { /* its timed get is over */
     CHECK(check_now() - t0 < 2 * CHECK_HANG_S);
     check_sleep(0.0005);
   }
   pu_await_sleeping(g2); /* asleep in its untimed get (or weaker) */
   CHECK_OK(mpk_queue_put(S->q, "wake", 4, 0));
-  check_wait_ok(g2, 10);
+  check_wait_ok(g2, CHECK_HANG_S);
   CHECK_EQ(mpk__queue_missed_wakes(S->q), missed);
   CHECK_EQ(mpk_queue_qsize(S->q), 0);
   mpk_queue_free(S->q);

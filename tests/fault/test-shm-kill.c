@@ -112,7 +112,7 @@ static void test_random_kills(void) {
         until = check_now() + (double)(rng(&seed) % 20000) * 1e-6;
       if (until != 0 && check_now() >= until)
         break;
-      CHECK_MSG(check_now() - t0 < 10, "child never started");
+      CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "child never started");
       blk *b = &mine[rng(&seed) % PARENT_LIVE];
       if (b->p != NULL)
         blk_free(b);
@@ -203,7 +203,7 @@ static void test_killed_holder(void) {
   CHECK(held != NULL);
   pid_t pid = check_fork(hold_and_sleep, (void *)held);
   mpk__deadline d;
-  CHECK_OK(mpk__deadline_init(&d, 10));
+  CHECK_OK(mpk__deadline_init(&d, CHECK_HANG_S));
   while (!atomic_load(held))
     CHECK_OK(mpk__futex_wait(held, 0, &d));
   unsigned long rec = mpk__shm_recoveries();

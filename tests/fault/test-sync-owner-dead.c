@@ -61,7 +61,7 @@ static void test_lock_holder_killed(void) {
   kill_child(pid);
   CHECK_EQ(mpk_lock_locked(v->l), 1); /* until somebody recovers it */
   double t0 = check_now();
-  CHECK_RC(mpk_lock_acquire(v->l, 5), MPK_EOWNERDEAD);
+  CHECK_RC(mpk_lock_acquire(v->l, CHECK_HANG_S), MPK_EOWNERDEAD);
   CHECK(check_now() - t0 < CHECK_HANG_S);
   CHECK_EQ(mpk_lock_locked(v->l), 1);
   CHECK_RC(mpk_lock_acquire(v->l, 0), MPK_EDEADLK); /* ours now */
@@ -76,7 +76,7 @@ static void test_lock_holder_killed(void) {
 
 static int child_blocked_acquire(void *arg) {
   struct victim *v = arg;
-  atomic_store(&v->rc, mpk_lock_acquire(v->l, 10));
+  atomic_store(&v->rc, mpk_lock_acquire(v->l, MPK_FOREVER));
   CHECK_OK(mpk_lock_release(v->l));
   return 0;
 }
@@ -93,8 +93,8 @@ static void test_lock_waiter_gets_ownerdead(void) {
   await_futex_sleep(waiter, waiter);
   double t0 = check_now();
   kill_child(holder);
-  check_wait_ok(waiter, 10);
-  CHECK(check_now() - t0 < 10);
+  check_wait_ok(waiter, CHECK_HANG_S);
+  CHECK(check_now() - t0 < CHECK_HANG_S);
   CHECK_RC(atomic_load(&v->rc), MPK_EOWNERDEAD);
   CHECK_OK(mpk_lock_acquire(v->l, 0)); /* released by the waiter */
   CHECK_OK(mpk_lock_release(v->l));
@@ -127,23 +127,30 @@ static void test_rlock_owner_killed(void) {
   flag_wait(&v->stage, 1);
   CHECK_RC(mpk_rlock_acquire(v->r, 0.05), MPK_ETIMEDOUT);
   kill_child(pid);
-  CHECK_RC(mpk_rlock_acquire(v->r, 5), MPK_EOWNERDEAD);
+  CHECK_RC(mpk_rlock_acquire(v->r, CHECK_HANG_S), MPK_EOWNERDEAD);
   CHECK_OK(mpk_rlock_acquire(v->r, 0)); /* recursion works: depth 2 */
   CHECK_OK(mpk_rlock_release(v->r));
   CHECK_OK(mpk_rlock_release(v->r)); /* depth 0: free */
   CHECK_RC(mpk_rlock_release(v->r), MPK_EPERM);
-  check_wait_ok(check_fork(child_rlock_poll, v), 10);
+  check_wait_ok(check_fork(child_rlock_poll, v), CHECK_HANG_S);
   mpk_rlock_free(v->r);
   mpk_shm_free(v);
 }
 
+/* Waits until the grabber, holding the Condition's lock, has notified it:
+   that wait's re-acquire meets the grabber's lock, which the grabber holds
+   until it is killed, so it can only end in recovering the lock. */
 static int child_cond_waiter(void *arg) {
   struct victim *v = arg;
   CHECK_OK(mpk_cond_acquire(v->c, MPK_FOREVER));
   atomic_store(&v->stage, 1);
-  /* Times out while the killed process holds the lock; the re-acquire then
-     recovers the lock and reports it. */
-  atomic_store(&v->rc, mpk_cond_wait(v->c, 0.5));
+  int rc;
+  do {
+    rc = mpk_cond_wait(v->c, MPK_FOREVER);
+    CHECK_MSG(rc == MPK_OK || rc == MPK_EOWNERDEAD, "wait: %s",
+              mpk_err_name(rc));
+  } while (atomic_load(&v->stage) != 2);
+  atomic_store(&v->rc, rc);
   CHECK_EQ(mpk_lock_locked(mpk_cond_lock(v->c)), 1);
   CHECK_OK(mpk_cond_notify_all(v->c)); /* we hold it: allowed */
   CHECK_OK(mpk_cond_release(v->c));
@@ -154,6 +161,7 @@ static int child_grab_cond_lock(void *arg) {
   struct victim *v = arg;
   CHECK_OK(mpk_cond_acquire(v->c, MPK_FOREVER));
   atomic_store(&v->stage, 2);
+  CHECK_OK(mpk_cond_notify_all(v->c));
   for (;;)
     pause();
 }
@@ -167,8 +175,9 @@ static void test_cond_reacquire_ownerdead(void) {
   await_futex_sleep(waiter, waiter); /* in wait: the lock is free */
   pid_t grabber = check_fork(child_grab_cond_lock, v);
   flag_wait(&v->stage, 2);
-  kill_child(grabber); /* dies holding the Condition's lock */
-  check_wait_ok(waiter, 10);
+  await_futex_sleep(waiter, waiter); /* (usually) asleep on the lock */
+  kill_child(grabber);               /* dies holding the Condition's lock */
+  check_wait_ok(waiter, CHECK_HANG_S);
   CHECK_RC(atomic_load(&v->rc), MPK_EOWNERDEAD);
   CHECK_OK(mpk_cond_acquire(v->c, 0));
   CHECK_OK(mpk_cond_release(v->c));
@@ -233,10 +242,10 @@ static void test_mixed_with_glibc_robust_mutexes(void) {
   CHECK_RC(glibc_lock(&m->ga), MPK_EOWNERDEAD);
   CHECK_RC(glibc_lock(&m->gb), MPK_OK);
   CHECK_RC(glibc_lock(&m->gc), MPK_EOWNERDEAD);
-  CHECK_RC(mpk_lock_acquire(m->l[0], 1), MPK_OK);
-  CHECK_RC(mpk_lock_acquire(m->l[1], 1), MPK_EOWNERDEAD);
-  CHECK_RC(mpk_lock_acquire(m->l[2], 1), MPK_OK);
-  CHECK_RC(mpk_lock_acquire(m->l[3], 1), MPK_EOWNERDEAD);
+  CHECK_RC(mpk_lock_acquire(m->l[0], CHECK_HANG_S), MPK_OK);
+  CHECK_RC(mpk_lock_acquire(m->l[1], CHECK_HANG_S), MPK_EOWNERDEAD);
+  CHECK_RC(mpk_lock_acquire(m->l[2], CHECK_HANG_S), MPK_OK);
+  CHECK_RC(mpk_lock_acquire(m->l[3], CHECK_HANG_S), MPK_EOWNERDEAD);
   /* Our own list holds all seven now; release in a scrambled order. */
   CHECK_OK(mpk_lock_release(m->l[2]));
   CHECK_OK(glibc_unlock(&m->gb));
@@ -277,8 +286,8 @@ static void test_thread_exit_holding(void) {
   pthread_t th;
   CHECK_EQ(pthread_create(&th, NULL, thread_exits_holding, &t), 0);
   CHECK_EQ(pthread_join(th, NULL), 0);
-  CHECK_RC(mpk_lock_acquire(t.l, 5), MPK_EOWNERDEAD);
-  CHECK_RC(mpk_rlock_acquire(t.r, 5), MPK_EOWNERDEAD);
+  CHECK_RC(mpk_lock_acquire(t.l, CHECK_HANG_S), MPK_EOWNERDEAD);
+  CHECK_RC(mpk_rlock_acquire(t.r, CHECK_HANG_S), MPK_EOWNERDEAD);
   CHECK_OK(mpk_rlock_release(t.r)); /* fresh count of 1 */
   CHECK_RC(mpk_rlock_release(t.r), MPK_EPERM);
   CHECK_OK(mpk_lock_release(t.l));

@@ -27,13 +27,18 @@ static pid_t spawn(int (*fn)(void *), struct world *w, int slot) {
   return check_fork(fn, &j);
 }
 
-/* Fork N sleepers, kill all but the last: returns the survivor. */
-static pid_t sleepers_then_kill(int (*fn)(void *), struct world *w) {
+/* Fork N sleepers, kill all but the last: returns the survivor. Each is
+   killed asleep in a futex wait (on a word of `on`, on_size bytes, when on
+   is not NULL: a Condition's waiter may also sleep on its Lock while the
+   others contend for it, and killed after it took the lock it would leave
+   the lock to be recovered). */
+static pid_t sleepers_then_kill(int (*fn)(void *), struct world *w,
+                                const void *on, size_t on_size) {
   pid_t p[N];
   for (int i = 0; i < N; i++)
     p[i] = spawn(fn, w, i);
   for (int i = 0; i < N; i++)
-    await_futex_sleep(p[i], p[i]);
+    await_futex_sleep_on(p[i], p[i], on, on_size);
   for (int i = 0; i < N - 1; i++)
     kill_child(p[i]);
   return p[N - 1];
@@ -43,7 +48,7 @@ static pid_t sleepers_then_kill(int (*fn)(void *), struct world *w) {
 
 static int event_waiter(void *arg) {
   struct job *j = arg;
-  CHECK_OK(mpk_event_wait(j->w->e, 10));
+  CHECK_OK(mpk_event_wait(j->w->e, CHECK_HANG_S));
   atomic_fetch_add(&j->w->done, 1);
   return 0;
 }
@@ -51,7 +56,7 @@ static int event_waiter(void *arg) {
 static void test_event(void) {
   struct world *w = shared(sizeof *w);
   CHECK_OK(mpk_event_new(&w->e));
-  pid_t survivor = sleepers_then_kill(event_waiter, w);
+  pid_t survivor = sleepers_then_kill(event_waiter, w, NULL, 0);
   CHECK_OK(mpk_event_set(w->e));
   check_wait_ok(survivor, 10);
   CHECK_EQ(atomic_load(&w->done), 1);
@@ -76,7 +81,7 @@ static int cond_waiter(void *arg) {
   struct job *j = arg;
   struct world *w = j->w;
   CHECK_OK(mpk_cond_acquire(w->c, MPK_FOREVER));
-  CHECK_OK(mpk_cond_wait_for(w->c, has_ticket, w, 10));
+  CHECK_OK(mpk_cond_wait_for(w->c, has_ticket, w, CHECK_HANG_S));
   w->tickets--;
   atomic_fetch_add(&w->done, 1);
   CHECK_OK(mpk_cond_release(w->c));
@@ -87,7 +92,7 @@ static int cond_waiter(void *arg) {
 static void test_cond(void) {
   struct world *w = shared(sizeof *w);
   CHECK_OK(mpk_cond_new(&w->c, NULL));
-  pid_t survivor = sleepers_then_kill(cond_waiter, w);
+  pid_t survivor = sleepers_then_kill(cond_waiter, w, w->c, COND_FUTEX_SPAN);
   CHECK_OK(mpk_cond_acquire(w->c, 1)); /* killed waiters did not hold it */
   w->tickets = 1;
   CHECK_OK(mpk_cond_notify(w->c, 1));
@@ -96,7 +101,7 @@ static void test_cond(void) {
   CHECK_EQ(atomic_load(&w->done), 1);
   /* Next waiter, next notify: as usual. */
   pid_t again = spawn(cond_waiter, w, 0);
-  await_futex_sleep(again, again);
+  await_futex_sleep_on(again, again, w->c, COND_FUTEX_SPAN);
   CHECK_OK(mpk_cond_acquire(w->c, 1));
   w->tickets = 1;
   CHECK_OK(mpk_cond_notify(w->c, 1));
@@ -110,7 +115,7 @@ static void test_cond(void) {
 
 static int sem_waiter(void *arg) {
   struct job *j = arg;
-  CHECK_OK(mpk_sem_acquire(j->w->s, 10));
+  CHECK_OK(mpk_sem_acquire(j->w->s, CHECK_HANG_S));
   atomic_fetch_add(&j->w->done, 1);
   return 0;
 }
@@ -118,7 +123,7 @@ static int sem_waiter(void *arg) {
 static void test_sem(void) {
   struct world *w = shared(sizeof *w);
   CHECK_OK(mpk_sem_new(&w->s, 0, 0));
-  pid_t survivor = sleepers_then_kill(sem_waiter, w);
+  pid_t survivor = sleepers_then_kill(sem_waiter, w, NULL, 0);
   CHECK_EQ(mpk_sem_value(w->s), 0); /* the dead took nothing */
   CHECK_OK(mpk_sem_release(w->s));
   check_wait_ok(survivor, 10);
@@ -147,7 +152,7 @@ static void test_sem(void) {
 
 static int lock_waiter(void *arg) {
   struct job *j = arg;
-  atomic_store(&j->w->rc[j->slot], mpk_lock_acquire(j->w->l, 10));
+  atomic_store(&j->w->rc[j->slot], mpk_lock_acquire(j->w->l, CHECK_HANG_S));
   atomic_fetch_add(&j->w->done, 1);
   CHECK_OK(mpk_lock_release(j->w->l));
   return 0;
@@ -157,7 +162,7 @@ static void test_lock_waiter(void) {
   struct world *w = shared(sizeof *w);
   CHECK_OK(mpk_lock_new(&w->l));
   CHECK_OK(mpk_lock_acquire(w->l, 0));
-  pid_t survivor = sleepers_then_kill(lock_waiter, w);
+  pid_t survivor = sleepers_then_kill(lock_waiter, w, NULL, 0);
   CHECK_OK(mpk_lock_release(w->l));
   check_wait_ok(survivor, 10);
   CHECK_RC(atomic_load(&w->rc[N - 1]), MPK_OK); /* not EOWNERDEAD */
@@ -171,7 +176,7 @@ static void test_lock_waiter(void) {
 
 static int barrier_waiter(void *arg) {
   struct job *j = arg;
-  int r = mpk_barrier_wait(j->w->b, 10);
+  int r = mpk_barrier_wait(j->w->b, CHECK_HANG_S);
   atomic_store(&j->w->rc[j->slot], r);
   return r >= 0 ? 0 : 1;
 }
@@ -198,7 +203,7 @@ static void test_barrier_partner_died(void) {
   CHECK_EQ(mpk_barrier_broken(w->b), 1);
   CHECK_OK(mpk_barrier_reset(w->b));
   pid_t fresh = spawn(barrier_waiter, w, 0);
-  int mine = mpk_barrier_wait(w->b, 10);
+  int mine = mpk_barrier_wait(w->b, CHECK_HANG_S);
   check_wait_ok(fresh, 10);
   CHECK_EQ(mine + atomic_load(&w->rc[0]), 1); /* {0, 1} */
   mpk_barrier_free(w->b);
@@ -215,14 +220,14 @@ static void test_barrier_sleeper_killed(void) {
   kill_child(dead);
   CHECK_EQ(mpk_barrier_n_waiting(w->b), 1);
   pid_t b = spawn(barrier_waiter, w, 1);
-  int mine = mpk_barrier_wait(w->b, 10);
+  int mine = mpk_barrier_wait(w->b, CHECK_HANG_S);
   check_wait_ok(b, 10);
   int got = 1 << mine | 1 << atomic_load(&w->rc[1]);
   CHECK_EQ(got, 6); /* {1, 2}: index 0 went to the dead one */
   CHECK_EQ(mpk_barrier_broken(w->b), 0);
   /* next round: three live parties */
   pid_t c = spawn(barrier_waiter, w, 1), d = spawn(barrier_waiter, w, 2);
-  mine = mpk_barrier_wait(w->b, 10);
+  mine = mpk_barrier_wait(w->b, CHECK_HANG_S);
   check_wait_ok(c, 10);
   check_wait_ok(d, 10);
   got = 1 << mine | 1 << atomic_load(&w->rc[1]) | 1 << atomic_load(&w->rc[2]);

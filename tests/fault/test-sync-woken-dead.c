@@ -145,7 +145,7 @@ static int waiter(void *arg) {
 /* Wait up to 10 s for pid to stop (else fail naming `what`); returns the
    status. */
 static int await_stop(pid_t pid, const char *what) {
-  double end = check_now() + 10;
+  double end = check_now() + CHECK_HANG_S;
   int st;
   for (;;) {
     pid_t w = waitpid(pid, &st, WNOHANG | __WALL);
@@ -185,7 +185,7 @@ static void step_into_sleep(pid_t pid) {
                   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)),
            0);
   CHECK_EQ(ptrace(PTRACE_SYSCALL, pid, NULL, NULL), 0);
-  double end = check_now() + 10;
+  double end = check_now() + CHECK_HANG_S;
   while (!asleep_in_futex(pid)) {
     int st;
     pid_t w = waitpid(pid, &st, WNOHANG | __WALL);
@@ -212,7 +212,7 @@ static void one_round(const struct kind *k, int third) {
   /* The release (or the first unit) wakes exactly one: the victim. */
   CHECK_OK(k->give(r->obj));
   pid_t victim = 0;
-  double end = check_now() + 10;
+  double end = check_now() + CHECK_HANG_S;
   while (victim == 0) {
     for (int i = 0; i < 2 && victim == 0; i++) {
       int st;

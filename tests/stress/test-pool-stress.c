@@ -14,11 +14,13 @@
 #include "check.h"
 #include "mpk/pool.h"
 #include "mpk/shm.h"
+#include "pool-util.h"
 
 enum { THREADS = 4, ROUNDS = 150, N = 64 };
 
 static _Atomic int g_stop;
 static _Atomic long g_cb;
+static _Atomic long g_failed; /* calls failed with MPK_EWORKER, all threads */
 
 static int square(const void *in, void *out, void *ctx) {
   (void)ctx;
@@ -62,6 +64,7 @@ typedef struct {
 static int ok_or_dead(int rc, worker_arg *w) {
   if (rc == MPK_EWORKER) {
     w->failed++;
+    atomic_fetch_add(&g_failed, 1);
     return 0;
   }
   if (rc != MPK_OK)
@@ -69,9 +72,16 @@ static int ok_or_dead(int rc, worker_arg *w) {
   return rc == MPK_OK;
 }
 
+/* ROUNDS rounds, then more until some kill has hit a call in flight (in
+   any thread): the killer's timing decides when, not whether. */
 static void *submitter(void *arg) {
   worker_arg *w = arg;
-  for (int r = 0; r < ROUNDS; r++) {
+  double t_end = 0;
+  for (int r = 0; r < ROUNDS || atomic_load(&g_failed) == 0; r++) {
+    if (r == ROUNDS)
+      t_end = check_now();
+    CHECK_MSG(r < ROUNDS || check_now() - t_end < CHECK_HANG_S,
+              "no kill hit a call in flight");
     long in[N], out[N];
     for (int i = 0; i < N; i++)
       in[i] = w->t * 10000 + r * 100 + i;
@@ -101,21 +111,24 @@ static void *submitter(void *arg) {
       continue;
     }
     w->asyncs++;
-    if (ok_or_dead(mpk_async_wait(h, 30), w) && ares != r + w->t)
+    if (ok_or_dead(mpk_async_wait(h, CHECK_HANG_S), w) && ares != r + w->t)
       w->bad++;
     mpk_async_free(h);
   }
   return NULL;
 }
 
+static pid_t g_killed[3]; /* the killer's last victim of each worker id */
+
 static void *killer(void *arg) {
   mpk_pool_t *p = arg;
   unsigned seed = 12345;
   while (!atomic_load(&g_stop)) {
     check_sleep(0.02 + (rand_r(&seed) % 30) * 1e-3);
-    pid_t pid = mpk_pool_worker_pid(p, (int)(rand_r(&seed) % 3));
-    if (pid > 0)
-      kill(pid, SIGKILL);
+    int i = (int)(rand_r(&seed) % 3);
+    pid_t pid = mpk_pool_worker_pid(p, i);
+    if (pid > 0 && kill(pid, SIGKILL) == 0)
+      g_killed[i] = pid;
   }
   return NULL;
 }
@@ -135,6 +148,7 @@ static void test_submit_while_killing(void) {
   CHECK_OK(mpk_pool_create(&p, &o));
   atomic_store(&g_cb, 0);
   atomic_store(&g_stop, 0);
+  atomic_store(&g_failed, 0);
   pthread_t k, t[THREADS];
   worker_arg a[THREADS];
   CHECK(pthread_create(&k, NULL, killer, p) == 0);
@@ -151,9 +165,15 @@ static void test_submit_while_killing(void) {
   }
   atomic_store(&g_stop, 1);
   pthread_join(k, NULL);
+  /* the last victims may still be dying: a call they joined would rightly
+     fail, so the final map waits until the pool has seen every death (an
+     earlier victim of an id was replaced before that id's next kill) */
+  for (int i = 0; i < 3; i++)
+    if (g_killed[i] > 0)
+      pool_await_gone(p, i, g_killed[i]);
   CHECK_EQ(atomic_load(&g_cb), asyncs); /* every callback exactly once */
   printf("# %ld calls failed with MPK_EWORKER\n", failed);
-  CHECK(failed > 0); /* the kills did hit calls in flight */
+  CHECK(failed > 0); /* the kills did hit calls in flight (waited for) */
   long in[N], out[N];
   for (int i = 0; i < N; i++)
     in[i] = i;

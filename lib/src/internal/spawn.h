@@ -51,6 +51,13 @@
 /* Seconds a daemon child gets between SIGTERM and SIGKILL at exit. */
 #define MPK__DAEMON_GRACE 0.5
 
+/* A test hook, for tests only: the grace of this process's later
+   mpk__children_exit (MPK__DAEMON_GRACE until set). A test raises it so
+   that a daemon's SIGTERM handler runs before the SIGKILL however late a
+   loaded machine schedules it. Not MT-safe; no effect on the children's
+   own exits. */
+void mpk__set_daemon_grace(double seconds);
+
 /* Fork a child. In the parent: mpk__shm_init() (so the shared heap is shared
    with the child), fflush(NULL), fork(). In the child, before returning 0:
    prctl(PR_SET_PDEATHSIG, SIGKILL); if the parent already died between

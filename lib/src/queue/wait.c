@@ -5,6 +5,7 @@
 
 #include "internal/futex.h"
 #include "internal/spin.h"
+#include "queue/queue_internal.h"
 #include "queue/ring_internal.h"
 
 /* A sleeper re-checks its condition at least this often (20 ms): the bound
@@ -38,7 +39,19 @@ static bool spin(queue *q, wait_kind k, uint32_t need, const mpk__deadline *d) {
   return false;
 }
 
+/* false: no slices (mpk__queue_set_recheck, a test hook). Relaxed: it is
+   set before the waits it governs. */
+static atomic_bool g_recheck = true;
+
+void mpk__queue_set_recheck(bool on) {
+  atomic_store_explicit(&g_recheck, on, memory_order_relaxed);
+}
+
 static void slice_deadline(const mpk__deadline *d, mpk__deadline *s) {
+  if (!atomic_load_explicit(&g_recheck, memory_order_relaxed)) {
+    *s = *d;
+    return;
+  }
   s->forever = false;
   clock_gettime(CLOCK_MONOTONIC, &s->abs);
   s->abs.tv_nsec += RECHECK_NS;
