@@ -21,9 +21,11 @@
    rank that returns from it instead exits with status 3 (the job fails
    either way); none may print a result. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,9 +38,16 @@ static int victim = -1, whole_host;
 static const char *stamp;
 static pid_t victim_pid; /* set on rank `victim` before its pool forks */
 
-/* Write the kill time once (the first worker to get here). */
+/* Write the kill time once (the first worker to get here), complete
+   before any kill: each worker writes its own file and links it to the
+   stamp's name, which only the first link gets (a worker that found the
+   name taken kills at once, so an O_EXCL create that a second worker saw
+   before the first had written its time could leave an empty stamp when
+   the rank died: "no kill time was written"). */
 static void write_stamp(void) {
-  int fd = open(stamp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.%ld", stamp, (long)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0)
     return;
   struct timespec ts;
@@ -49,6 +58,9 @@ static void write_stamp(void) {
   ssize_t w = write(fd, buf, (size_t)n);
   (void)w;
   close(fd);
+  if (link(tmp, stamp) != 0 && errno != EEXIST)
+    fprintf(stderr, "stamp: link %s: %s\n", stamp, strerror(errno));
+  unlink(tmp);
 }
 
 /* Every process of this worker's session: the simulated host (its daemon,
