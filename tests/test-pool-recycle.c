@@ -22,7 +22,11 @@
 typedef struct {
   _Atomic int inits;
   _Atomic int fail_from; /* init fails once inits reaches this (0: never) */
-  pid_t init_pids[256];
+  /* the pids of the workers whose init ran, 0 for a slot not (yet)
+     written: a worker killed between taking its slot and writing it (a
+     pool torn down mid-start) leaves 0, never a stale pid that a new
+     process may have been given since (pid_max is 32768 here) */
+  _Atomic pid_t init_pids[256];
 } shared;
 
 static shared *g_sh;               /* shared heap, before any pool */
@@ -33,11 +37,22 @@ static int my_init(void *arg) {
   shared *s = arg;
   int k = atomic_fetch_add(&s->inits, 1);
   if (k < 256)
-    s->init_pids[k] = getpid();
+    atomic_store(&s->init_pids[k], getpid());
   t_inited = 1;
   p_inited = 1;
   int ff = atomic_load(&s->fail_from);
   return ff && k + 1 >= ff ? 1 : 0;
+}
+
+static void clear_init_pids(void) {
+  for (int k = 0; k < 256; k++)
+    atomic_store(&g_sh->init_pids[k], 0);
+}
+
+/* The worker of init slot k is gone (reaped), or never wrote its pid. */
+static int init_pid_gone(int k) {
+  pid_t pid = atomic_load(&g_sh->init_pids[k]);
+  return pid == 0 || check_pid_gone(pid);
 }
 
 typedef struct {
@@ -74,6 +89,7 @@ static mpk_pool_t *mk(mpk_backend b, int workers, long max_tasks) {
 static void test_max_tasks(void) {
   for (int b = 0; b < 2; b++) {
     mpk_backend be = b ? MPK_THREAD : MPK_PROCESS;
+    clear_init_pids();
     atomic_store(&g_sh->inits, 0);
     mpk_pool_t *p = mk(be, 2, 3);
     CHECK_EQ(atomic_load(&g_sh->inits), 2);
@@ -114,13 +130,14 @@ static void test_max_tasks(void) {
     mpk_pool_free(p);
     if (be == MPK_PROCESS) /* every recycled worker was reaped */
       for (int k = 0; k < atomic_load(&g_sh->inits) && k < 256; k++)
-        CHECK(check_pid_gone(g_sh->init_pids[k]));
+        CHECK(init_pid_gone(k));
   }
 }
 
 /* A failing init fails mpk_pool_create; nothing is left running. */
 static void test_init_fails(void) {
   for (int b = 0; b < 2; b++) {
+    clear_init_pids();
     atomic_store(&g_sh->inits, 0);
     atomic_store(&g_sh->fail_from, 2); /* the second worker's init fails */
     mpk_pool_opts o;
@@ -135,7 +152,7 @@ static void test_init_fails(void) {
     atomic_store(&g_sh->fail_from, 0);
     if (!b)
       for (int k = 0; k < atomic_load(&g_sh->inits); k++)
-        CHECK(check_pid_gone(g_sh->init_pids[k]));
+        CHECK(init_pid_gone(k));
   }
 }
 
@@ -150,6 +167,7 @@ static int die_task(const void *arg, void *res, void *ctx) {
 }
 
 static void test_broken_pool(void) {
+  clear_init_pids();
   atomic_store(&g_sh->inits, 0);
   mpk_pool_t *p = mk(MPK_PROCESS, 1, 0);
   atomic_store(&g_sh->fail_from, 2); /* every replacement fails its init */
@@ -193,6 +211,7 @@ static void test_imap_broken_pool(void) {
   long in[N];
   for (int i = 0; i < N; i++)
     in[i] = i;
+  clear_init_pids();
   atomic_store(&g_sh->inits, 0);
   mpk_pool_t *p = mk(MPK_PROCESS, 1, 0);
   atomic_store(&g_sh->fail_from, 2); /* every replacement fails its init */
