@@ -102,4 +102,17 @@ static inline bool mpk__timeout_bad(double timeout) {
   return timeout != timeout;
 }
 
+/* The argument checks every timed wait of sync/ starts with: a live handle
+   (else mpk__err_handle's message names `name` and `type`), then a timeout
+   that is not NaN. MPK_OK or MPK_EINVAL with mpk_errmsg set. */
+static inline int mpk__sync_wait_args(const char *fn, bool live, const void *h,
+                                      const char *name, const char *type,
+                                      double timeout) {
+  if (!live)
+    return mpk__err_handle(fn, h, name, type);
+  if (mpk__timeout_bad(timeout))
+    return mpk__errf(MPK_EINVAL, "%s: timeout is NaN", fn);
+  return MPK_OK;
+}
+
 #endif

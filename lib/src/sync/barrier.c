@@ -177,11 +177,10 @@ static int barrier_wait(mpk_barrier_t *b, double timeout) {
 }
 
 int mpk_barrier_wait(mpk_barrier_t *b, double timeout) {
-  if (!valid(b))
-    return mpk__err_lit(MPK_EINVAL,
-                        "mpk_barrier_wait: b is not a live mpk_barrier_t");
-  if (mpk__timeout_bad(timeout))
-    return mpk__err_lit(MPK_EINVAL, "mpk_barrier_wait: timeout is NaN");
+  int rc =
+      mpk__sync_wait_args(__func__, valid(b), b, "b", "mpk_barrier_t", timeout);
+  if (rc != MPK_OK)
+    return rc;
   return mpk__err_if(barrier_wait(b, timeout));
 }
 

@@ -115,11 +115,10 @@ static int not_held(void) {
 }
 
 int mpk_cond_wait(mpk_cond_t *c, double timeout) {
-  if (!valid(c))
-    return mpk__err_lit(MPK_EINVAL,
-                        "mpk_cond_wait: c is not a live mpk_cond_t");
-  if (mpk__timeout_bad(timeout))
-    return mpk__err_lit(MPK_EINVAL, "mpk_cond_wait: timeout is NaN");
+  int rc =
+      mpk__sync_wait_args(__func__, valid(c), c, "c", "mpk_cond_t", timeout);
+  if (rc != MPK_OK)
+    return rc;
   if (!mpk__lock_held(c->lock))
     return not_held();
   mpk__deadline d;
@@ -129,13 +128,12 @@ int mpk_cond_wait(mpk_cond_t *c, double timeout) {
 
 int mpk_cond_wait_for(mpk_cond_t *c, int (*pred)(void *), void *arg,
                       double timeout) {
-  if (!valid(c))
-    return mpk__err_lit(MPK_EINVAL,
-                        "mpk_cond_wait_for: c is not a live mpk_cond_t");
+  int rc =
+      mpk__sync_wait_args(__func__, valid(c), c, "c", "mpk_cond_t", timeout);
+  if (rc != MPK_OK)
+    return rc;
   if (pred == NULL)
     return mpk__err_lit(MPK_EINVAL, "mpk_cond_wait_for: pred is NULL");
-  if (mpk__timeout_bad(timeout))
-    return mpk__err_lit(MPK_EINVAL, "mpk_cond_wait_for: timeout is NaN");
   if (!mpk__lock_held(c->lock))
     return not_held();
   mpk__deadline d;

@@ -114,11 +114,10 @@ static int wait(mpk_event_t *e, double timeout) {
 }
 
 int mpk_event_wait(mpk_event_t *e, double timeout) {
-  if (!valid(e))
-    return mpk__err_lit(MPK_EINVAL,
-                        "mpk_event_wait: e is not a live mpk_event_t");
-  if (mpk__timeout_bad(timeout))
-    return mpk__err_lit(MPK_EINVAL, "mpk_event_wait: timeout is NaN");
+  int rc =
+      mpk__sync_wait_args(__func__, valid(e), e, "e", "mpk_event_t", timeout);
+  if (rc != MPK_OK)
+    return rc;
   return mpk__err_if(wait(e, timeout));
 }
 

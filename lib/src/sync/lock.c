@@ -26,11 +26,10 @@ __attribute__((noinline)) static int acquire_slow(mpk_lock_t *l,
 }
 
 int mpk_lock_acquire(mpk_lock_t *l, double timeout) {
-  if (!mpk__lock_valid(l))
-    return mpk__err_lit(MPK_EINVAL,
-                        "mpk_lock_acquire: l is not a live mpk_lock_t");
-  if (mpk__timeout_bad(timeout))
-    return mpk__err_lit(MPK_EINVAL, "mpk_lock_acquire: timeout is NaN");
+  int rc = mpk__sync_wait_args(__func__, mpk__lock_valid(l), l, "l",
+                               "mpk_lock_t", timeout);
+  if (rc != MPK_OK)
+    return rc;
   if (mpk__rmutex_trylock_fast(&l->r)) /* no clock read when free */
     return MPK_OK;
   return mpk__err_if(acquire_slow(l, timeout));

@@ -22,11 +22,10 @@ int mpk_rlock_new(mpk_rlock_t **out) {
 }
 
 int mpk_rlock_acquire(mpk_rlock_t *l, double timeout) {
-  if (!valid(l))
-    return mpk__err_lit(MPK_EINVAL,
-                        "mpk_rlock_acquire: l is not a live mpk_rlock_t");
-  if (mpk__timeout_bad(timeout))
-    return mpk__err_lit(MPK_EINVAL, "mpk_rlock_acquire: timeout is NaN");
+  int rc =
+      mpk__sync_wait_args(__func__, valid(l), l, "l", "mpk_rlock_t", timeout);
+  if (rc != MPK_OK)
+    return rc;
   if (mpk__rmutex_held(&l->r)) { /* ours: one level deeper */
     if (l->count == UINT32_MAX)
       return mpk__err_lit(MPK_EOVERFLOW, "mpk_rlock_acquire: recursion depth "

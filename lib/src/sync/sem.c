@@ -124,11 +124,10 @@ static int acquire(mpk_sem_t *s, double timeout) {
 }
 
 int mpk_sem_acquire(mpk_sem_t *s, double timeout) {
-  if (!valid(s))
-    return mpk__err_lit(MPK_EINVAL,
-                        "mpk_sem_acquire: s is not a live mpk_sem_t");
-  if (mpk__timeout_bad(timeout))
-    return mpk__err_lit(MPK_EINVAL, "mpk_sem_acquire: timeout is NaN");
+  int rc =
+      mpk__sync_wait_args(__func__, valid(s), s, "s", "mpk_sem_t", timeout);
+  if (rc != MPK_OK)
+    return rc;
   return mpk__err_if(acquire(s, timeout));
 }
 
