@@ -220,4 +220,19 @@ static inline int check_pid_gone(pid_t pid) {
   return kill(pid, 0) == -1 && errno == ESRCH;
 }
 
+/* 1 once pid no longer exists, 0 if it still does after timeout seconds
+   (a hang bound, not a latency). For a child the kernel reaps itself
+   (SIGCHLD ignored): its parent's wait returns ECHILD as soon as the child
+   is dead, a moment before the kernel releases its pid, so check_pid_gone
+   right after that wait can still find it. */
+static inline int check_pid_gone_within(pid_t pid, double timeout) {
+  double t0 = check_now();
+  while (!check_pid_gone(pid)) {
+    if (check_now() - t0 > timeout)
+      return 0;
+    check_sleep(0.0005);
+  }
+  return 1;
+}
+
 #endif

@@ -4,6 +4,7 @@
    (close / join / terminate / free -> MPK_ESTATE), calls from a worker and
    from a forked child (MPK_ESTATE, not a deadlock). */
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "process-util.h"
 #include "mpk/pool.h"
 #include "mpk/shm.h"
+#include "pool/pool_internal.h" /* ctl->stop: terminate has told workers */
 
 static mpk_backend g_backend = MPK_PROCESS;
 static const mpk_sched AUTO0 = {MPK_SCHED_AUTO, 0};
@@ -436,6 +438,88 @@ static void test_lifecycle(void) {
   mpk_pool_free(NULL);
 }
 
+/* terminate while a call runs: the call fails with MPK_ECLOSED, never
+   MPK_OK over results that were not computed. Elements (chunks) 0 and 1 hold
+   both workers until terminate has told the workers to stop (ctl->stop,
+   seen here before the gate opens); a worker that still runs then claims
+   chunk 2 and must not leave it undone as if it were finished. Before the
+   fix map returned MPK_OK with out[2] never written and reduce a sum
+   without chunk 2 (threads: every time; processes: whenever a worker saw
+   the gate open before it was killed). */
+typedef struct {
+  _Atomic int entered, go;
+} mid_gate;
+static mid_gate *g_mid; /* shared, set before pools exist */
+
+static void mid_hold(void) {
+  atomic_fetch_add(&g_mid->entered, 1);
+  while (!atomic_load(&g_mid->go))
+    check_sleep(0.0005);
+}
+
+static int mid_map(const void *in, void *out, void *ctx) {
+  (void)ctx;
+  long x = *(const long *)in;
+  if (x < 2)
+    mid_hold();
+  *(long *)out = x + 1;
+  return 0;
+}
+
+static double mid_sum(size_t lo, size_t hi, void *ctx) {
+  (void)ctx;
+  if (lo < 2)
+    mid_hold();
+  return (double)(hi - lo);
+}
+
+typedef struct {
+  mpk_pool_t *p;
+  bool reduce;
+  int rc;
+  long in[3], out[3];
+  double sum;
+} mid_call;
+
+static void *mid_caller(void *arg) {
+  mid_call *m = arg;
+  mpk_sched s = {MPK_SCHED_DYNAMIC, 1};
+  m->rc = m->reduce ? mpk_pool_reduce_double(m->p, 3, mid_sum, NULL, 0, MPK_SUM,
+                                             s, 0, &m->sum)
+                    : mpk_pool_map(m->p, mid_map, m->in, sizeof(long), m->out,
+                                   sizeof(long), 3, NULL, 0, s);
+  return NULL;
+}
+
+static void *mid_terminator(void *arg) {
+  return (void *)(intptr_t)mpk_pool_terminate(arg);
+}
+
+static void test_terminate_mid_job(void) {
+  for (int reduce = 0; reduce < 2; reduce++) {
+    atomic_store(&g_mid->entered, 0);
+    atomic_store(&g_mid->go, 0);
+    mid_call m = {
+        .p = mk(2), .reduce = reduce, .in = {0, 1, 2}, .out = {-1, -1, -1}};
+    pthread_t caller, term;
+    CHECK(pthread_create(&caller, NULL, mid_caller, &m) == 0);
+    double t0 = check_now();
+    while (atomic_load(&g_mid->entered) < 2)
+      CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "chunks 0 and 1 never ran");
+    CHECK(pthread_create(&term, NULL, mid_terminator, m.p) == 0);
+    while (atomic_load(&m.p->ctl->stop) != MPK__STOP_NOW)
+      CHECK_MSG(check_now() - t0 < CHECK_HANG_S, "terminate never began");
+    atomic_store(&g_mid->go, 1);
+    void *trc;
+    pthread_join(term, &trc);
+    CHECK_OK((int)(intptr_t)trc);
+    pthread_join(caller, NULL);
+    CHECK_MSG(m.rc == MPK_ECLOSED, "%s: %s (out[2] %ld, sum %g)",
+              reduce ? "reduce" : "map", mpk_err_name(m.rc), m.out[2], m.sum);
+    mpk_pool_free(m.p);
+  }
+}
+
 /* mpk_pool_free without close stops and reaps every worker. */
 static void test_free_reaps(void) {
   if (g_backend != MPK_PROCESS)
@@ -559,13 +643,15 @@ static void run_all(void) {
   CHECK_RUN(test_call_from_worker);
   CHECK_RUN(test_call_from_child);
   CHECK_RUN(test_nested_pool);
+  CHECK_RUN(test_terminate_mid_job);
 }
 
 int main(void) {
   check_watchdog(120);
   g_runs = mpk_shm_calloc(1, sizeof *g_runs);
   g_failer = mpk_shm_calloc(1, sizeof *g_failer);
-  CHECK(g_runs != NULL && g_failer != NULL);
+  g_mid = mpk_shm_calloc(1, sizeof *g_mid);
+  CHECK(g_runs != NULL && g_failer != NULL && g_mid != NULL);
   g_backend = MPK_PROCESS;
   run_all();
   g_backend = MPK_THREAD;

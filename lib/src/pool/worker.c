@@ -77,11 +77,22 @@ typedef struct {
   int statm;      /* /proc/self/statm, for max_rss (-1: not open) */
 } wk;
 
-static inline bool halted(const wk *w, mpk__job *j) {
-  /* relaxed: a stale read only runs one more chunk before noticing */
-  return atomic_load_explicit(&j->cancel, memory_order_relaxed) ||
-         atomic_load_explicit(&w->ctl->stop, memory_order_relaxed) ==
-             MPK__STOP_NOW;
+/* Stop working on j: it was cancelled (its failure is recorded), or the
+   pool is being terminated. In the second case j fails with MPK_ECLOSED
+   here, before we leave it: the chunks we claimed and skipped (or a run we
+   cut short) would otherwise count as done, and the call would return
+   MPK_OK over results never computed (pool.errors
+   test_terminate_mid_job). Relaxed loads: a stale read only runs one more
+   chunk before noticing. */
+static bool halted(const wk *w, mpk__job *j) {
+  if (atomic_load_explicit(&j->cancel, memory_order_relaxed))
+    return true;
+  if (atomic_load_explicit(&w->ctl->stop, memory_order_relaxed) !=
+      MPK__STOP_NOW)
+    return false;
+  mpk__failure f = mpk__failure_of(MPK_ECLOSED);
+  mpk__job_fail(j, w->id + 1, &f);
+  return true;
 }
 
 static size_t rss_bytes(wk *w) {
